@@ -1,0 +1,55 @@
+# The local stack and its tests. Run as root on a disposable Debian 12 machine:
+# `make up` installs packages, creates users and writes /etc/slurm.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON := /usr/bin/python3
+VENV := .venv
+STACKCTL := /usr/local/sbin/slurm-interactive-stack
+PYTEST_ARGS ?=
+
+.PHONY: help up down test test-deps unit bootstrap status
+
+help:
+	@echo "make up      deploy the local stack (Slurm, accounting, the hub, a release) and start the hub"
+	@echo "make test    install the test dependencies, bring the stack up, run the whole suite"
+	@echo "make unit    only the unit tests (no stack needed)"
+	@echo "make status  which daemons of the local stack run"
+	@echo "make down    cancel every job and stop every daemon of the local stack"
+
+bootstrap:
+	@if [ "$$(id -u)" != 0 ]; then echo "make up must run as root (it installs packages and users)"; exit 1; fi
+	@if ! command -v ansible-playbook >/dev/null || ! [ -x $(PYTHON) ] || ! $(PYTHON) -m pip --version >/dev/null 2>&1 || ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then \
+		echo "== installing ansible-core, pip and venv from the distribution"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ansible-core python3-pip python3-venv; \
+	fi
+
+up: bootstrap
+	cd ansible && ANSIBLE_CONFIG=ansible.cfg ansible-playbook -i inventory/local.yml local.yml
+	@echo
+	@echo "The hub is up at http://127.0.0.1:8000"
+	@echo "Demo users:  alice / alice-demo  (accounts proj-a, proj-b; may use reservation 'course')"
+	@echo "             bob   / bob-demo    (account proj-b)"
+
+status:
+	@$(STACKCTL) status
+
+down:
+	@if [ -x $(STACKCTL) ]; then $(STACKCTL) down; else echo "the local stack is not installed"; fi
+
+$(VENV)/.installed: pyproject.toml
+	@[ -x $(PYTHON) ] && $(PYTHON) -c 'import ensurepip' 2>/dev/null || $(MAKE) bootstrap
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+test-deps: $(VENV)/.installed
+
+unit: test-deps
+	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
+
+# The play is idempotent and quick when nothing changed, so the suite always
+# runs against the code in this checkout.
+test: test-deps
+	@$(MAKE) --no-print-directory up
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

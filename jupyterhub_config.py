@@ -1,0 +1,42 @@
+"""JupyterHub configuration for interactive Slurm sessions.
+
+This is the configuration the local stack runs, and the example for sites. What
+differs between sites (addresses, paths, the admin service's token) lives in
+``site_config.py`` beside this file, which the Ansible role writes from the
+inventory; this file loads it last, so it can override anything here.
+"""
+
+import os
+
+c = get_config()  # noqa: F821
+
+# --- sessions: one Slurm job per user on the interactive partition --------------
+c.JupyterHub.spawner_class = "slurm-interactive"
+# Sessions are Slurm jobs that outlive the hub: never cancel them when it stops.
+c.JupyterHub.cleanup_servers = False
+# A session may wait in the queue; the user sees why on the progress page.
+c.Spawner.start_timeout = 600
+# From job start to the server answering.
+c.Spawner.http_timeout = 120
+# The session server listens on every address of its node; the hub reaches it
+# at the node's NodeAddr as Slurm reports it.
+c.Spawner.default_url = "/lab"
+
+# --- login: the cluster's own accounts through PAM --------------------------------
+c.JupyterHub.authenticator_class = "pam"
+# The hub is not root: it checks passwords (it is in the shadow group) but does
+# not open PAM sessions.
+c.PAMAuthenticator.open_sessions = False
+# Never create system users from the hub.
+c.LocalAuthenticator.create_system_users = False
+
+# --- where the hub listens -----------------------------------------------------------
+c.JupyterHub.bind_url = "http://127.0.0.1:8000"
+# The sessions call back to the hub's API here; on a site with separate backend
+# nodes set hub_bind_url to an address they can reach (hub_connect_ip).
+c.JupyterHub.hub_bind_url = "http://127.0.0.1:8081"
+
+# --- the site's settings -------------------------------------------------------------------
+_site = os.path.join(os.path.dirname(os.path.abspath(__file__)), "site_config.py")
+if os.path.exists(_site):
+    load_subconfig(_site)  # noqa: F821

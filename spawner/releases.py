@@ -1,0 +1,89 @@
+"""The catalogue of software releases a session can run.
+
+A release is a directory under ``releases_dir`` holding a Python environment and
+a ``release.json`` manifest, written at deployment::
+
+    {"name": "2026.11", "date": "2026-11-21", "python": "3.11.2",
+     "interfaces": ["lab", "notebook"],
+     "packages": {"jupyterlab": "4.6.6", "jupyterhub": "6.1.1", ...}}
+
+Only directories with a valid manifest and a ``jupyterhub-singleuser`` are
+offered. Names are matched exactly against the catalogue, never joined into a
+path from user input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+#: The interfaces a release may offer, in the order they are shown.
+INTERFACES = {"lab": "JupyterLab", "notebook": "Jupyter Notebook"}
+#: Where each interface opens.
+INTERFACE_URLS = {"lab": "/lab", "notebook": "/tree"}
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    date: str
+    path: str
+    python: str = ""
+    interfaces: tuple[str, ...] = ("lab",)
+    packages: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def bin_dir(self) -> str:
+        return os.path.join(self.path, "bin")
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (released {self.date})" if self.date else self.name
+
+
+def load_release(path: str) -> Release | None:
+    """Read one release directory; None (and a warning) if it is not a usable release."""
+    manifest = os.path.join(path, "release.json")
+    try:
+        with open(manifest, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        log.warning("Ignoring release %s: unreadable manifest (%s)", path, e)
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    if not isinstance(name, str) or not _NAME.match(name) or name != os.path.basename(path.rstrip("/")):
+        log.warning("Ignoring release %s: its manifest names it %r", path, name)
+        return None
+    if not os.access(os.path.join(path, "bin", "jupyterhub-singleuser"), os.X_OK):
+        log.warning("Ignoring release %s: no bin/jupyterhub-singleuser", path)
+        return None
+    interfaces = tuple(i for i in INTERFACES if i in (data.get("interfaces") or ["lab"]))
+    packages = data.get("packages") if isinstance(data.get("packages"), dict) else {}
+    return Release(
+        name=name,
+        date=str(data.get("date", "")),
+        path=os.path.realpath(path),
+        python=str(data.get("python", "")),
+        interfaces=interfaces or ("lab",),
+        packages={str(k): str(v) for k, v in packages.items()},
+    )
+
+
+def list_releases(releases_dir: str) -> list[Release]:
+    """The installed releases, newest first (by date, then name)."""
+    try:
+        entries = sorted(os.listdir(releases_dir))
+    except OSError as e:
+        log.error("Cannot list the releases in %s: %s", releases_dir, e)
+        return []
+    releases = [r for r in (load_release(os.path.join(releases_dir, e)) for e in entries) if r]
+    return sorted(releases, key=lambda r: (r.date, r.name), reverse=True)

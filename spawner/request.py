@@ -1,0 +1,130 @@
+"""The resource request of a session: its fields, their bounds, their validation.
+
+Everything a user sends (form fields or REST ``user_options``) goes through
+:func:`parse_request`, which returns a :class:`ResourceRequest` of checked
+values or raises :class:`InvalidRequest` naming the field. Only a
+``ResourceRequest`` reaches the batch script.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+#: The keys a request may carry, in the form's order.
+FIELDS = ("reservation", "account", "cores", "memory", "gpus", "hours", "release", "ui")
+
+_SLURM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_INTEGER = re.compile(r"^[0-9]{1,9}$")
+
+
+class InvalidRequest(ValueError):
+    """A field of a request is not acceptable; ``field`` names it."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a request may ask for, from Slurm and the site's configuration."""
+
+    max_cores: int
+    max_memory_mb: int
+    max_gpus: int
+    max_hours: int
+    accounts: tuple[str, ...] = ()
+    reservations: tuple[str, ...] = ()
+    releases: tuple[str, ...] = ()
+    interfaces: dict | None = None  # release name -> tuple of interfaces
+    min_memory_mb: int = 100
+
+
+@dataclass(frozen=True)
+class ResourceRequest:
+    cores: int
+    memory: int
+    gpus: int
+    hours: int
+    release: str
+    ui: str
+    account: str = ""
+    reservation: str = ""
+
+    def as_options(self) -> dict:
+        return asdict(self)
+
+
+def _one(options: dict, key: str):
+    """A single value: form posts give lists of one string, JSON gives scalars."""
+    value = options.get(key)
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise InvalidRequest(key, "give exactly one value")
+        value = value[0]
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return value
+
+
+def _integer(options: dict, key: str, default: int, low: int, high: int, what: str) -> int:
+    value = _one(options, key)
+    if value is None or value == "":
+        value = default
+    if isinstance(value, bool) or isinstance(value, float):
+        raise InvalidRequest(key, f"must be a whole number of {what}")
+    if isinstance(value, str):
+        text = value.strip()
+        if not _INTEGER.match(text):
+            raise InvalidRequest(key, f"must be a whole number of {what} from {low} to {high}, not {value[:40]!r}")
+        value = int(text)
+    if not isinstance(value, int):
+        raise InvalidRequest(key, f"must be a whole number of {what}")
+    if not low <= value <= high:
+        raise InvalidRequest(key, f"must be from {low} to {high} {what}, not {value}")
+    return value
+
+
+def _choice(options: dict, key: str, default: str, allowed, what: str, optional: bool = False) -> str:
+    value = _one(options, key)
+    if value is None:
+        value = default
+    if not isinstance(value, str):
+        raise InvalidRequest(key, f"must be the name of {what}")
+    value = value.strip()
+    if value in ("", "None") and optional:
+        return ""
+    if not _SLURM_NAME.match(value):
+        raise InvalidRequest(key, f"{value[:40]!r} is not a valid name of {what}")
+    if value not in allowed:
+        raise InvalidRequest(key, f"{value!r} is not {what} you can use")
+    return value
+
+
+def parse_request(options: dict, limits: Limits, defaults: dict) -> ResourceRequest:
+    """Check every field of ``options`` against ``limits``; fill missing ones from ``defaults``."""
+    if not isinstance(options, dict):
+        raise InvalidRequest("options", "must be a JSON object of field names and values")
+    unknown = sorted(str(k)[:40] for k in options if k not in FIELDS)
+    if unknown:
+        raise InvalidRequest(unknown[0], f"unknown field (known fields: {', '.join(FIELDS)})")
+    release = _choice(options, "release", defaults.get("release", ""), limits.releases, "an installed release")
+    interfaces = (limits.interfaces or {}).get(release, ("lab",))
+    ui_default = defaults.get("ui") if defaults.get("ui") in interfaces else interfaces[0]
+    account = ""
+    if limits.accounts:
+        account = _choice(options, "account", defaults.get("account", limits.accounts[0]), limits.accounts, "a Slurm account")
+    elif _one(options, "account") not in (None, ""):
+        raise InvalidRequest("account", "this site does not take an account")
+    return ResourceRequest(
+        reservation=_choice(options, "reservation", "", limits.reservations, "a reservation", optional=True),
+        account=account,
+        cores=_integer(options, "cores", defaults["cores"], 1, limits.max_cores, "cores"),
+        memory=_integer(options, "memory", defaults["memory"], limits.min_memory_mb, limits.max_memory_mb, "MB"),
+        gpus=_integer(options, "gpus", defaults["gpus"], 0, limits.max_gpus, "GPUs"),
+        hours=_integer(options, "hours", defaults["hours"], 1, limits.max_hours, "hours"),
+        release=release,
+        ui=_choice(options, "ui", ui_default, interfaces, "an interface of this release"),
+    )

@@ -1,0 +1,326 @@
+"""Talking to Slurm: running its commands and parsing what they print.
+
+Parsers are plain functions over text, so they are tested against output
+recorded from a real cluster (``tests/unit/fixtures``). ``run`` runs a command
+without a shell, with a timeout, and raises :class:`SlurmError` carrying
+Slurm's own message when it fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+
+#: Job states in which a session is waiting to start.
+PENDING_STATES = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "RESV_DEL_HOLD", "REQUEUE_HOLD", "SUSPENDED"})
+#: The state in which a session's server may be running.
+RUNNING_STATES = frozenset({"RUNNING"})
+
+_UNREACHABLE = re.compile(
+    r"Unable to contact slurm controller|Socket timed out on send/recv|"
+    r"Connection refused|Communication connection failure|Zero Bytes were transmitted",
+    re.IGNORECASE,
+)
+_INVALID_JOB = re.compile(r"Invalid job id specified", re.IGNORECASE)
+
+
+class SlurmError(RuntimeError):
+    """A Slurm command failed; ``message`` is what Slurm said, without noise."""
+
+    def __init__(self, command: str, returncode: int | None, message: str):
+        self.command = command
+        self.returncode = returncode
+        self.message = clean_error(message)
+        super().__init__(f"{command}: {self.message}")
+
+    @property
+    def unreachable(self) -> bool:
+        """True when the controller could not be reached (not the job's fault)."""
+        return bool(_UNREACHABLE.search(self.message)) or self.returncode is None
+
+
+def clean_error(stderr: str) -> str:
+    """Slurm's error text without the ``sbatch: error:`` prefixes, one line per message."""
+    lines = []
+    for line in stderr.strip().splitlines():
+        line = re.sub(r"^\s*(?:sbatch|scancel|squeue|scontrol|sacctmgr|sinfo|sudo):\s*(?:error:\s*)?", "", line)
+        line = line.strip()
+        if line and line not in lines:
+            lines.append(line)
+    return "; ".join(lines) or "no message"
+
+
+async def run(argv: list[str], *, input: str | None = None, env: dict | None = None, timeout: float = 30) -> str:
+    """Run a command (no shell) and return its standard output.
+
+    Raises :class:`SlurmError` on a non-zero exit or a timeout.
+    """
+    command = " ".join(argv[:4])
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+    except OSError as e:
+        raise SlurmError(command, None, f"cannot run {argv[0]}: {e.strerror}") from e
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(input.encode() if input is not None else None), timeout)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise SlurmError(command, None, f"no answer within {timeout:g} s (Socket timed out on send/recv)")
+    if proc.returncode != 0:
+        raise SlurmError(command, proc.returncode, err.decode(errors="replace"))
+    return out.decode(errors="replace")
+
+
+# --------------------------------------------------------------------------- parsers
+
+_KEY = re.compile(r"(?:^|\s)([A-Za-z][A-Za-z0-9_:/.]*)=")
+
+
+def parse_key_values(line: str) -> dict[str, str]:
+    """Parse one record of ``scontrol -o show node|job|partition|reservation``.
+
+    Values may contain spaces (``OS=Linux 6.1 #1 SMP``); a value runs up to the
+    next ``Key=`` that follows white space.
+    """
+    record: dict[str, str] = {}
+    matches = list(_KEY.finditer(line))
+    for i, m in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
+        record[m.group(1)] = line[m.end():end].strip()
+    return record
+
+
+def parse_records(text: str) -> list[dict[str, str]]:
+    """Parse the one-line-per-record output of ``scontrol -o show …``."""
+    return [parse_key_values(line) for line in text.splitlines() if "=" in line]
+
+
+def parse_sbatch_job_id(output: str) -> str:
+    """The job ID from ``sbatch --parsable`` (``123`` or ``123;cluster``)."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    if not lines:
+        raise ValueError("sbatch printed no job ID")
+    job_id = lines[-1].split(";")[0]
+    if not job_id.isdigit():
+        raise ValueError(f"sbatch printed {lines[-1]!r}, not a job ID")
+    return job_id
+
+
+def parse_gres_count(gres: str, name: str = "gpu") -> int:
+    """Count the ``name`` generic resources in a Gres/GresUsed/TresPerNode string.
+
+    Handles ``gpu:2``, typed ``gpu:a100:2``, ``gpu:2(S:0-1)``, ``gpu:a100:1(IDX:0)``,
+    ``gres:gpu:1``, ``gres/gpu=2``, lists like ``gpu:a100:2,gpu:v100:1,nic:1`` and
+    ``(null)``.
+    """
+    total = 0
+    if not gres or gres in ("(null)", "N/A"):
+        return 0
+    # split on commas that are not inside parentheses
+    depth, part, parts = 0, "", []
+    for ch in gres:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(part)
+            part = ""
+        else:
+            part += ch
+    parts.append(part)
+    for item in parts:
+        item = re.sub(r"\(.*\)$", "", item.strip())
+        if item.startswith("gres:"):
+            item = item[len("gres:"):]
+        elif item.startswith("gres/"):
+            item = item[len("gres/"):].replace("=", ":", 1)
+        fields = item.split(":")
+        if fields[0] != name:
+            continue
+        if len(fields) == 1:
+            total += 1
+        elif fields[-1].isdigit():
+            total += int(fields[-1])
+        else:  # gpu:a100 with no count means one
+            total += 1
+    return total
+
+
+@dataclass
+class Node:
+    """A node as ``scontrol show node`` reports it."""
+
+    name: str
+    addr: str
+    state: str
+    partitions: tuple[str, ...]
+    cpus: int
+    cpus_alloc: int
+    memory_mb: int
+    memory_alloc_mb: int
+    gpus: int
+    gpus_alloc: int
+    reason: str = ""
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def state_flags(self) -> set[str]:
+        """``MIXED+DRAIN`` → {"MIXED", "DRAIN"}; a trailing ``*`` (not responding) is ``NOT_RESPONDING``."""
+        state = self.state.upper()
+        flags = set()
+        if state.endswith("*"):
+            flags.add("NOT_RESPONDING")
+            state = state.rstrip("*")
+        flags.update(s for s in state.split("+") if s)
+        return flags
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    try:
+        return int(str(value).rstrip("M"))
+    except (TypeError, ValueError):
+        return default
+
+
+def parse_nodes(text: str) -> list[Node]:
+    """Parse ``scontrol -o show node`` (add ``-d`` to get GresUsed)."""
+    nodes = []
+    for r in parse_records(text):
+        if "NodeName" not in r:
+            continue
+        gres_used = r.get("GresUsed", "")
+        if gres_used:
+            gpus_alloc = parse_gres_count(gres_used)
+        else:  # without -d, AllocTRES carries gres/gpu=N
+            gpus_alloc = _tres(r.get("AllocTRES", "")).get("gres/gpu", 0)
+        nodes.append(
+            Node(
+                name=r["NodeName"],
+                addr=r.get("NodeAddr") or r["NodeName"],
+                state=r.get("State", "UNKNOWN"),
+                partitions=tuple(p for p in r.get("Partitions", "").split(",") if p),
+                cpus=_int(r.get("CPUTot")),
+                cpus_alloc=_int(r.get("CPUAlloc")),
+                memory_mb=_int(r.get("RealMemory")),
+                memory_alloc_mb=_int(r.get("AllocMem")),
+                gpus=parse_gres_count(r.get("Gres", "")),
+                gpus_alloc=gpus_alloc,
+                reason=r.get("Reason", ""),
+                raw=r,
+            )
+        )
+    return nodes
+
+
+def _tres(text: str) -> dict[str, int]:
+    """``cpu=2,mem=1500M,gres/gpu=1`` → {"cpu": 2, "mem": 1500, "gres/gpu": 1} (memory in MB)."""
+    out = {}
+    for item in text.split(","):
+        if "=" not in item:
+            continue
+        key, value = item.split("=", 1)
+        mult = 1
+        if value.endswith("G"):
+            mult, value = 1024, value[:-1]
+        elif value.endswith("T"):
+            mult, value = 1024 * 1024, value[:-1]
+        elif value.endswith("M"):
+            value = value[:-1]
+        try:
+            out[key] = int(float(value) * mult)
+        except ValueError:
+            continue
+    return out
+
+
+@dataclass
+class Job:
+    """A job as ``scontrol show job`` reports it."""
+
+    job_id: str
+    name: str
+    user: str
+    account: str
+    partition: str
+    state: str
+    reason: str
+    nodes: str
+    cpus: int
+    memory_mb: int
+    gpus: int
+    time_limit: str
+    oversubscribe: str
+    reservation: str
+    start_time: str
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+def parse_jobs(text: str) -> list[Job]:
+    """Parse ``scontrol -o show job``."""
+    jobs = []
+    for r in parse_records(text):
+        if "JobId" not in r:
+            continue
+        tres = _tres(r.get("TRES") or r.get("ReqTRES", ""))
+        gpus = tres.get("gres/gpu")
+        if gpus is None:
+            gpus = parse_gres_count(r.get("TresPerNode", "")) or parse_gres_count(r.get("TresPerJob", ""))
+        jobs.append(
+            Job(
+                job_id=r["JobId"],
+                name=r.get("JobName", ""),
+                user=r.get("UserId", "").split("(")[0],
+                account=r.get("Account", ""),
+                partition=r.get("Partition", ""),
+                state=r.get("JobState", ""),
+                reason=r.get("Reason", ""),
+                nodes=r.get("NodeList", ""),
+                cpus=_int(r.get("NumCPUs")),
+                memory_mb=tres.get("mem", _int(r.get("MinMemoryNode"))),
+                gpus=gpus,
+                time_limit=r.get("TimeLimit", ""),
+                oversubscribe=r.get("OverSubscribe", ""),
+                reservation=r.get("Reservation", ""),
+                start_time=r.get("StartTime", ""),
+                raw=r,
+            )
+        )
+    return jobs
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """One line of ``squeue`` in :data:`SQUEUE_FORMAT`."""
+
+    job_id: str
+    state: str
+    nodes: str
+    reason: str
+    start_time: str
+    user: str
+    name: str
+
+
+#: The ``squeue --format`` this module parses: fields separated by ``|``.
+SQUEUE_FORMAT = "%i|%T|%N|%r|%S|%u|%j"
+
+
+def parse_squeue(text: str) -> list[QueueEntry]:
+    """Parse ``squeue --noheader --format=SQUEUE_FORMAT``."""
+    entries = []
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) < 7 or not parts[0]:
+            continue
+        # a job name may itself contain "|": keep the rest of the line
+        job_id, state, nodes, reason, start, user = parts[:6]
+        entries.append(QueueEntry(job_id, state, nodes, reason, start, user, "|".join(parts[6:])))
+    return entries

@@ -1,0 +1,158 @@
+"""Fixtures for tests against the local stack: real Slurm, real hub.
+
+They never skip: if the stack is not up, every test here fails and says so.
+`make test` brings the stack up first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+import requests
+
+HUB = os.environ.get("HUB_URL", "http://127.0.0.1:8000")
+ADMIN_TOKEN_FILE = os.environ.get("HUB_ADMIN_TOKEN_FILE", "/etc/jupyterhub/admin-api-token")
+STACKCTL = "/usr/local/sbin/slurm-interactive-stack"
+HUB_USER = "jupyterhub"
+DEMO_USERS = ("alice", "bob")
+
+
+def sh(*argv: str, check: bool = True, user: str | None = None, input: str | None = None,
+       timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run a command, as root or as `user` (through runuser, from the user's home)."""
+    if user:
+        argv = ("runuser", "-u", user, "--", "bash", "-c", 'cd ~ && exec "$@"', "_", *argv)
+    proc = subprocess.run(argv, capture_output=True, text=True, input=input, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.25, what: str = "condition"):
+    """Call predicate until it returns something truthy; return it, or fail after timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def squeue(*args: str) -> list[dict]:
+    out = sh("squeue", "--noheader", "--format=%i|%T|%N|%r|%u|%a|%P|%j", *args).stdout
+    keys = ("id", "state", "nodes", "reason", "user", "account", "partition", "name")
+    return [dict(zip(keys, line.split("|"))) for line in out.splitlines() if line.strip()]
+
+
+def cancel_all_jobs():
+    for user in DEMO_USERS:
+        sh("scancel", "-u", user, check=False)
+    wait_for(lambda: not [j for j in squeue() if j["user"] in DEMO_USERS], 30, what="the jobs to end")
+
+
+class Hub:
+    """The hub's REST API with the operators' token, and per-user tokens."""
+
+    def __init__(self, url: str, token: str):
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"token {token}"
+        self._user_tokens: dict[str, str] = {}
+
+    def api(self, method: str, path: str, **kw) -> requests.Response:
+        return self.session.request(method, f"{self.url}/hub/api{path}", timeout=60, **kw)
+
+    def ensure_user(self, name: str) -> dict:
+        r = self.api("GET", f"/users/{name}")
+        if r.status_code == 404:
+            r = self.api("POST", f"/users/{name}")
+            assert r.status_code == 201, r.text
+        return r.json()
+
+    def user_token(self, name: str) -> str:
+        if name not in self._user_tokens:
+            self.ensure_user(name)
+            r = self.api("POST", f"/users/{name}/tokens", json={"note": "integration tests", "expires_in": 3600})
+            assert r.status_code == 201, r.text
+            self._user_tokens[name] = r.json()["token"]
+        return self._user_tokens[name]
+
+    def server(self, name: str) -> dict | None:
+        return self.api("GET", f"/users/{name}").json()["servers"].get("")
+
+    def start(self, name: str, options: dict | None = None, body: str | None = None) -> requests.Response:
+        self.ensure_user(name)
+        if body is not None:
+            return self.api("POST", f"/users/{name}/server", data=body)
+        return self.api("POST", f"/users/{name}/server", json=options if options is not None else None)
+
+    def wait_ready(self, name: str, timeout: float = 120) -> dict:
+        def ready():
+            s = self.server(name)
+            if s is None:
+                raise AssertionError(f"{name}'s server went away while starting")
+            return s if s["ready"] else None
+        return wait_for(ready, timeout, 0.5, f"{name}'s server to be ready")
+
+    def stop(self, name: str, timeout: float = 60):
+        r = self.api("DELETE", f"/users/{name}/server")
+        assert r.status_code in (202, 204, 400), r.text  # 400: not running
+        wait_for(lambda: self.server(name) is None, timeout, 0.25, f"{name}'s server to stop")
+
+    def status_through_proxy(self, name: str) -> requests.Response:
+        return requests.get(f"{self.url}/user/{name}/api/status",
+                            headers={"Authorization": f"token {self.user_token(name)}"}, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The local stack is up: Slurm answers, the hub answers, the operators' token is readable."""
+    problems = []
+    if sh("scontrol", "ping", check=False).returncode != 0:
+        problems.append("slurmctld does not answer `scontrol ping`")
+    try:
+        requests.get(f"{HUB}/hub/health", timeout=5).raise_for_status()
+    except Exception as e:  # noqa: BLE001
+        problems.append(f"the hub does not answer at {HUB} ({e})")
+    if not os.access(ADMIN_TOKEN_FILE, os.R_OK):
+        problems.append(f"cannot read the operators' token {ADMIN_TOKEN_FILE}")
+    if problems:
+        pytest.fail("The local stack is not up: " + "; ".join(problems) + ". Run `make up` (as root).", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def hub(stack) -> Hub:
+    with open(ADMIN_TOKEN_FILE) as f:
+        return Hub(HUB, f.read().strip())
+
+
+@pytest.fixture
+def clean(hub):
+    """No demo user's server or job before and after the test."""
+    def reset():
+        for user in DEMO_USERS:
+            hub.ensure_user(user)
+            if hub.server(user) is not None:
+                hub.stop(user)
+        cancel_all_jobs()
+    reset()
+    yield
+    reset()
+
+
+def scontrol_job(job_id: str) -> dict:
+    from spawner.slurm import parse_key_values
+    return parse_key_values(sh("scontrol", "-o", "show", "job", job_id).stdout.strip())
+
+
+def hub_log_tail(lines: int = 50) -> str:
+    return sh("tail", "-n", str(lines), "/var/log/jupyterhub/jupyterhub.log", check=False).stdout
+
+
+__all__ = ["sh", "wait_for", "squeue", "cancel_all_jobs", "scontrol_job", "json", "hub_log_tail", "STACKCTL", "HUB_USER"]

@@ -1,0 +1,94 @@
+"""The batch script is rendered from a validated request only, every value quoted."""
+
+import json
+
+import pytest
+
+from spawner.releases import list_releases, load_release
+from spawner.request import ResourceRequest
+from spawner.spawner import _hours, make_environment
+
+
+@pytest.fixture
+def releases_dir(tmp_path):
+    for name, date, interfaces in [("2026.05", "2026-05-02", ["lab"]), ("2026.11", "2026-11-21", ["lab", "notebook"])]:
+        d = tmp_path / name
+        (d / "bin").mkdir(parents=True)
+        exe = d / "bin" / "jupyterhub-singleuser"
+        exe.write_text("#!/bin/sh\n")
+        exe.chmod(0o755)
+        (d / "release.json").write_text(json.dumps(
+            {"name": name, "date": date, "interfaces": interfaces, "packages": {"jupyterlab": "4.6.6"}}))
+    # not releases: no manifest, a manifest naming another directory, broken JSON
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "evil").mkdir()
+    (tmp_path / "evil" / "release.json").write_text(json.dumps({"name": "../2026.11"}))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "release.json").write_text("{")
+    return tmp_path
+
+
+def render(release, request, **kw):
+    values = dict(
+        request=request, release=release, job_name="jupyterhub-session", partition="interactive",
+        output="/home/alice/jupyterhub-session-%j.log", home="/home/alice", extra_directives=[],
+        prologue="", command=[f"{release.bin_dir}/batchspawner-singleuser", "jupyterhub-singleuser"],
+    )
+    values.update(kw)
+    return make_environment().get_template("batch_script.sh.j2").render(**values)
+
+
+def test_catalogue_newest_first(releases_dir):
+    releases = list_releases(str(releases_dir))
+    assert [r.name for r in releases] == ["2026.11", "2026.05"]
+    assert releases[0].interfaces == ("lab", "notebook")
+    assert releases[0].label == "2026.11 (released 2026-11-21)"
+    assert load_release(str(releases_dir / "evil")) is None
+    assert list_releases(str(releases_dir / "missing")) == []
+
+
+def test_script_carries_the_request(releases_dir):
+    release = list_releases(str(releases_dir))[0]
+    request = ResourceRequest(cores=2, memory=1500, gpus=1, hours=3, release="2026.11", ui="lab",
+                              account="proj-b", reservation="course")
+    script = render(release, request)
+    lines = script.splitlines()
+    assert lines[0] == "#!/bin/bash"
+    for expected in ["#SBATCH --partition=interactive", "#SBATCH --oversubscribe", "#SBATCH --cpus-per-task=2",
+                     "#SBATCH --mem=1500M", "#SBATCH --gres=gpu:1", "#SBATCH --time=3:00:00",
+                     "#SBATCH --account=proj-b", "#SBATCH --reservation=course",
+                     "#SBATCH --output=/home/alice/jupyterhub-session-%j.log", "umask 077"]:
+        assert expected in lines, expected
+    assert "get-user-env" not in script
+    assert "TOKEN" not in script
+    assert lines[-1].startswith("exec ") and "batchspawner-singleuser" in lines[-1]
+    # every #SBATCH line comes before the first command, or sbatch ignores it
+    first_command = next(i for i, l in enumerate(lines) if l and not l.startswith("#"))
+    assert all(i < first_command for i, l in enumerate(lines) if l.startswith("#SBATCH"))
+
+
+def test_no_gpu_no_account_no_reservation(releases_dir):
+    release = list_releases(str(releases_dir))[0]
+    script = render(release, ResourceRequest(cores=1, memory=2000, gpus=0, hours=1, release="2026.11", ui="lab"))
+    assert "--gres" not in script and "--account" not in script and "--reservation" not in script
+
+
+def test_shell_values_are_quoted(releases_dir):
+    release = list_releases(str(releases_dir))[0]
+    request = ResourceRequest(cores=1, memory=2000, gpus=0, hours=1, release="2026.11", ui="lab")
+    script = render(release, request, command=["/opt/x y/bin/run", "--name=$(id)"])
+    assert "exec '/opt/x y/bin/run' '--name=$(id)'" in script
+
+
+@pytest.mark.parametrize("bad", ["proj-a\n#SBATCH --uid=0", "a b", "x;id", "$(id)", "'q'"])
+def test_sbatch_lines_refuse_anything_but_tokens(releases_dir, bad):
+    """Even if a value slipped past validation, it could not add an #SBATCH line."""
+    release = list_releases(str(releases_dir))[0]
+    request = ResourceRequest(cores=1, memory=2000, gpus=0, hours=1, release="2026.11", ui="lab", account=bad)
+    with pytest.raises(ValueError):
+        render(release, request)
+
+
+@pytest.mark.parametrize("text, hours", [("08:00:00", 8), ("1-12:00:00", 36), ("UNLIMITED", 0), ("", 0), ("30:00", 0)])
+def test_hours(text, hours):
+    assert _hours(text) == hours

@@ -1,0 +1,75 @@
+"""Validation of a session's request: only allowed values pass."""
+
+import pytest
+
+from spawner.request import InvalidRequest, Limits, parse_request
+
+LIMITS = Limits(
+    max_cores=8,
+    max_memory_mb=30000,
+    max_gpus=2,
+    max_hours=8,
+    accounts=("proj-a", "proj-b"),
+    reservations=("course",),
+    releases=("2026.11", "2026.05"),
+    interfaces={"2026.11": ("lab", "notebook"), "2026.05": ("lab",)},
+)
+DEFAULTS = {"cores": 1, "memory": 2000, "gpus": 0, "hours": 1, "release": "2026.11"}
+
+
+def parse(**options):
+    return parse_request(options, LIMITS, DEFAULTS)
+
+
+def test_defaults():
+    r = parse()
+    assert (r.cores, r.memory, r.gpus, r.hours, r.release, r.ui, r.account, r.reservation) == (
+        1, 2000, 0, 1, "2026.11", "lab", "proj-a", "")
+
+
+def test_form_lists_and_json_values():
+    r = parse_request(
+        {"cores": ["2"], "memory": ["1500"], "gpus": ["1"], "hours": ["3"], "account": ["proj-b"],
+         "reservation": [""], "release": ["2026.05"], "ui": ["lab"]},
+        LIMITS, DEFAULTS)
+    assert (r.cores, r.memory, r.gpus, r.hours, r.account, r.release) == (2, 1500, 1, 3, "proj-b", "2026.05")
+    assert parse(cores=8, gpus=2, hours=8, memory=30000, reservation="course").reservation == "course"
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("cores", "0"), ("cores", "9"), ("cores", "-1"), ("cores", "1.5"), ("cores", 1.0), ("cores", "2; rm -rf ~"),
+        ("cores", "2\n#SBATCH --uid=0"), ("cores", "99999999999999999999"), ("cores", True), ("cores", ["1", "2"]),
+        ("cores", {"a": 1}), ("memory", "30001"), ("memory", "1G"), ("gpus", "3"), ("gpus", "-1"), ("hours", "0"),
+        ("hours", "9"), ("hours", " 1e3"),
+        ("account", "proj-c"), ("account", "proj-a;id"), ("account", "proj-a\n#SBATCH -p debug"), ("account", ["proj-a", "x"]),
+        ("account", 5), ("reservation", "maint"), ("reservation", "course$(id)"),
+        ("release", "../../etc"), ("release", "/opt/releases/2026.11"), ("release", "2099.01"),
+        ("ui", "terminal"), ("ui", "notebook;x"), ("colour", "red"), ("__class__", "x"),
+    ],
+)
+def test_refused(field, value):
+    with pytest.raises(InvalidRequest) as e:
+        parse(**{field: value})
+    assert e.value.field == field
+    assert e.value.message
+
+
+def test_interface_must_belong_to_the_release():
+    assert parse(release="2026.11", ui="notebook").ui == "notebook"
+    with pytest.raises(InvalidRequest) as e:
+        parse(release="2026.05", ui="notebook")
+    assert e.value.field == "ui"
+
+
+def test_not_a_dict():
+    with pytest.raises(InvalidRequest):
+        parse_request(["cores", 1], LIMITS, DEFAULTS)
+
+
+def test_site_without_accounts():
+    limits = Limits(max_cores=8, max_memory_mb=1000, max_gpus=0, max_hours=1, releases=("r",))
+    assert parse_request({}, limits, {**DEFAULTS, "release": "r", "memory": 500}).account == ""
+    with pytest.raises(InvalidRequest):
+        parse_request({"account": "x"}, limits, {**DEFAULTS, "release": "r", "memory": 500})

@@ -1,0 +1,156 @@
+"""Parsers of Slurm output, fed with output recorded from the local cluster
+(tests/unit/fixtures/record.sh) and with odd cases seen on real clusters."""
+
+from pathlib import Path
+
+import pytest
+
+from spawner import slurm
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture(name: str) -> str:
+    return (FIXTURES / name).read_text()
+
+
+def test_nodes_idle():
+    nodes = slurm.parse_nodes(fixture("scontrol_show_node_idle.txt"))
+    assert [n.name for n in nodes] == ["node01", "node02", "node03", "node04"]
+    for i, n in enumerate(nodes, 1):
+        assert n.addr == f"127.0.1.{i}"
+        assert n.cpus == 8 and n.gpus == 2
+        assert n.partitions == ("interactive",)
+        assert n.cpus_alloc == 0 and n.gpus_alloc == 0 and n.memory_alloc_mb == 0
+    assert [n.memory_mb for n in nodes] == [15000, 15000, 30000, 30000]
+    # values with spaces do not swallow the next key
+    assert nodes[0].raw["OS"].startswith("Linux ")
+    assert nodes[0].raw["RealMemory"] == "15000"
+
+
+def test_nodes_busy_with_gres_used():
+    nodes = {n.name: n for n in slurm.parse_nodes(fixture("scontrol_show_node_busy.txt"))}
+    assert nodes["node01"].gpus_alloc == 1
+    assert nodes["node01"].cpus_alloc == 2
+    assert nodes["node01"].memory_alloc_mb == 1500
+    assert nodes["node01"].state_flags == {"MIXED"}
+    assert nodes["node02"].gpus_alloc == 2
+    assert nodes["node04"].gpus_alloc == 0
+
+
+@pytest.mark.parametrize(
+    "gres, count",
+    [
+        ("gpu:2", 2),
+        ("gpu:a100:2", 2),
+        ("gpu:2(S:0-1)", 2),
+        ("gpu:a100:2(S:0-1)", 2),
+        ("gpu:a100:1(IDX:0)", 1),
+        ("gpu:a100:2,gpu:v100:1,nic:1", 3),
+        ("gpu:a100:1(IDX:0),gpu:v100:0(IDX:N/A)", 1),
+        ("gres:gpu:1", 1),
+        ("gres/gpu=2", 2),
+        ("nic:1", 0),
+        ("gpu", 1),
+        ("(null)", 0),
+        ("", 0),
+    ],
+)
+def test_gres_count(gres, count):
+    assert slurm.parse_gres_count(gres) == count
+
+
+def test_node_state_flags():
+    line = (
+        "NodeName=gpu7 CPUTot=48 CPUAlloc=0 Gres=gpu:a100:4(S:0-1) NodeAddr=10.1.0.7 State=MIXED+DRAIN* "
+        "Partitions=interactive,batch RealMemory=500000 AllocMem=0 Reason=bad fan [root@2026-01-01]"
+    )
+    (node,) = slurm.parse_nodes(line)
+    assert node.state_flags == {"MIXED", "DRAIN", "NOT_RESPONDING"}
+    assert node.partitions == ("interactive", "batch")
+    assert node.gpus == 4
+    assert node.reason == "bad fan [root@2026-01-01]"
+
+
+def test_job_running():
+    (job,) = slurm.parse_jobs(fixture("scontrol_show_job_running.txt"))
+    assert job.user == "alice"
+    assert job.account == "proj-b"
+    assert job.partition == "interactive"
+    assert job.state == "RUNNING"
+    assert job.cpus == 2 and job.memory_mb == 1500 and job.gpus == 1
+    assert job.time_limit == "01:00:00"
+    assert job.oversubscribe == "YES"
+    assert job.nodes == "node01"
+
+
+def test_job_pending_with_a_bar_in_its_name():
+    (job,) = slurm.parse_jobs(fixture("scontrol_show_job_pending.txt"))
+    assert job.state == "PENDING"
+    assert job.name == "fixture|pending"
+    assert job.reason in ("Resources", "Priority")
+    assert job.nodes == ""
+
+
+def test_squeue():
+    entries = slurm.parse_squeue(fixture("squeue_mixed.txt"))
+    by_id = {e.job_id: e for e in entries}
+    running = [e for e in entries if e.state == "RUNNING"]
+    assert len(running) == 3
+    pending = [e for e in entries if e.state == "PENDING"]
+    assert {e.reason for e in pending} <= {"Resources", "Priority"}
+    assert any(e.name == "fixture|pending" for e in pending)
+    assert all(e.nodes for e in running)
+    assert by_id[running[0].job_id].start_time.startswith("20")
+
+
+def test_partition_and_reservation():
+    (part,) = slurm.parse_records(fixture("scontrol_show_partition.txt"))
+    assert part["PartitionName"] == "interactive"
+    assert part["OverSubscribe"] == "FORCE:5"
+    assert part["MaxTime"] == "08:00:00"
+    (resv,) = slurm.parse_records(fixture("scontrol_show_reservation.txt"))
+    assert resv["ReservationName"] == "course"
+    assert resv["Users"] == "alice" and resv["Nodes"] == "node04"
+
+
+@pytest.mark.parametrize(
+    "output, job_id",
+    [("123\n", "123"), ("123;cluster\n", "123"), ("sbatch: warning: x\n456\n", "456")],
+)
+def test_sbatch_job_id(output, job_id):
+    assert slurm.parse_sbatch_job_id(output) == job_id
+
+
+def test_sbatch_job_id_recorded():
+    assert slurm.parse_sbatch_job_id(fixture("sbatch_parsable.txt")).isdigit()
+
+
+@pytest.mark.parametrize("output", ["", "Submitted batch job\n", "12a\n"])
+def test_sbatch_job_id_garbage(output):
+    with pytest.raises(ValueError):
+        slurm.parse_sbatch_job_id(output)
+
+
+def test_clean_error_and_unreachable():
+    err = slurm.SlurmError(
+        "sbatch",
+        1,
+        "sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified\n",
+    )
+    assert err.message == "Batch job submission failed: Invalid account or account/partition combination specified"
+    assert not err.unreachable
+    down = slurm.SlurmError("squeue", 1, "squeue: error: slurm_load_jobs error: Unable to contact slurm controller (connect failure)")
+    assert down.unreachable
+
+
+async def test_run_reports_failures():
+    with pytest.raises(slurm.SlurmError) as e:
+        await slurm.run(["sh", "-c", "echo 'sbatch: error: nope' >&2; exit 1"])
+    assert e.value.message == "nope"
+    with pytest.raises(slurm.SlurmError) as e:
+        await slurm.run(["sleep", "5"], timeout=0.2)
+    assert e.value.unreachable
+    with pytest.raises(slurm.SlurmError):
+        await slurm.run(["/nonexistent/sbatch"])
+    assert await slurm.run(["cat"], input="hello") == "hello"

@@ -18,7 +18,7 @@ from pathlib import Path
 import jinja2
 from batchspawner import JobStatus, SlurmSpawner
 from tornado import web
-from traitlets import Integer, List, Unicode, default
+from traitlets import Dict, Integer, List, Unicode, default
 
 from . import slurm
 from .releases import INTERFACE_URLS, list_releases
@@ -187,10 +187,42 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             raise web.HTTPError(503, f"Slurm cannot be asked about resources right now: {e.message}")
         if not limits.releases:
             raise web.HTTPError(503, f"No software release is installed under {self.releases_dir}")
+        options = self.user_options if self.user_options is not None else {}
         try:
-            return parse_request(dict(self.user_options or {}), limits, self.request_defaults())
+            request = parse_request(options, limits, self.request_defaults())
         except InvalidRequest as e:
+            self._forget_options()
             raise web.HTTPError(400, f"Invalid {e.field}: {e.message}")
+        # what the session runs with, as checked (not as sent), shown by the REST API
+        self.user_options = self.orm_spawner.user_options = request.as_options()
+        self.last_options = request.as_options()
+        return request
+
+    def _forget_options(self):
+        """JupyterHub replays a server's saved user_options when a start names none. Here a
+        start without options means the defaults; the last choices live in last_options."""
+        if self.orm_spawner is not None:
+            self.orm_spawner.user_options = None
+
+    # ------------------------------------------------------------------ state
+    last_options = Dict(help="The last request that was accepted (kept across sessions).")
+
+    def get_state(self):
+        state = super().get_state()
+        if self.last_options:
+            state["last_options"] = dict(self.last_options)
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        if isinstance(state.get("last_options"), dict):
+            self.last_options = state["last_options"]
+
+    def clear_state(self):
+        # the job is forgotten, the user's last choices are not
+        last = self.last_options
+        super().clear_state()
+        self.last_options = last
 
     # ------------------------------------------------------------------ the batch script
     def render_batch_script(self, request: ResourceRequest) -> str:
@@ -219,7 +251,6 @@ class InteractiveSlurmSpawner(SlurmSpawner):
 
     async def submit_batch_script(self):
         request = await self.resource_request()
-        self.user_options = request.as_options()
         self.default_url = INTERFACE_URLS.get(request.ui, "/lab")
         script = self.render_batch_script(request)
         argv = shlex.split(self.exec_prefix.format(username=self.user.name)) + ["sbatch", "--parsable"]
@@ -286,6 +317,16 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         self.ip = await self.node_address(node)
         self.log.info("%s's session (job %s) runs on %s at %s:%s", self.user.name, self.job_id, node, self.ip, port)
         return self.ip, port
+
+    async def poll(self):
+        status = await super().poll()
+        if status is not None:
+            self._forget_options()
+        return status
+
+    async def stop(self, now=False):
+        await super().stop(now=now)
+        self._forget_options()
 
     async def cancel_batch_job(self):
         argv = shlex.split(self.exec_prefix.format(username=self.user.name)) + ["scancel", self.job_id]

@@ -140,6 +140,8 @@ def clean(hub):
             hub.ensure_user(user)
             if hub.server(user) is not None:
                 hub.stop(user)
+            # no options left over from earlier runs: a start without options means the defaults
+            hub.api("PATCH", f"/users/{user}/servers/", json={"user_options": {}})
         cancel_all_jobs()
     reset()
     yield

@@ -16,11 +16,12 @@ def job_of(hub, user):
     return server["state"]["job_id"]
 
 
-def test_spawn_with_an_empty_body_reaches_jupyter_through_the_proxy(hub, clean):
+def test_spawn_with_defaults_reaches_jupyter_through_the_proxy(hub, clean):
     r = hub.start("alice", body="")
     assert r.status_code in (201, 202), r.text
     server = hub.wait_ready("alice")
-    assert server["user_options"]["cores"] == 1 and server["user_options"]["gpus"] == 0
+    assert server["user_options"] == {"cores": 1, "memory": 2000, "gpus": 0, "hours": 1, "release": "2026.11",
+                                      "ui": "lab", "account": "proj-a", "reservation": ""}
     job = server["state"]["job_id"]
 
     status = hub.status_through_proxy("alice")
@@ -42,6 +43,22 @@ def test_spawn_with_an_empty_body_reaches_jupyter_through_the_proxy(hub, clean):
     hub.stop("alice")
     wait_for(lambda: not [j for j in squeue() if j["id"] == job], 10, 0.1, what="the job to leave squeue")
     assert hub.status_through_proxy("alice").status_code != 200
+
+
+def test_an_empty_body_starts_with_the_defaults(hub, clean):
+    assert hub.start("bob", {"cores": 3, "hours": 2}).status_code in (201, 202)
+    server = hub.wait_ready("bob")
+    assert (server["user_options"]["cores"], server["user_options"]["hours"]) == (3, 2)
+    hub.stop("bob")
+    # an empty body means the defaults, not a replay of the last request
+    r = hub.start("bob", body="")
+    assert r.status_code in (201, 202), r.text
+    server = hub.wait_ready("bob")
+    assert (server["user_options"]["cores"], server["user_options"]["hours"]) == (1, 1)
+    assert server["user_options"]["account"] == "proj-b"
+    assert scontrol_job(server["state"]["job_id"])["NumCPUs"] == "1"
+    # the last accepted choices are kept for the form
+    assert server["state"]["last_options"]["cores"] == 1
 
 
 def test_the_session_survives_a_hub_restart(hub, clean):
@@ -80,3 +97,6 @@ def test_bad_options_are_refused_with_400_and_no_job(hub, clean, options, field)
     assert field in r.json()["message"]
     assert not [j for j in squeue() if j["user"] == "bob"]
     assert hub.server("bob") is None
+    # the refused options are not remembered as the next defaults
+    assert hub.start("bob", body="").status_code in (201, 202)
+    assert hub.wait_ready("bob")["user_options"]["cores"] == 1

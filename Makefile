@@ -20,7 +20,7 @@ bootstrap:
 	@if [ "$$(id -u)" != 0 ]; then echo "make up must run as root (it installs packages and users)"; exit 1; fi
 	@if ! command -v ansible-playbook >/dev/null || ! [ -x $(PYTHON) ] || ! $(PYTHON) -m pip --version >/dev/null 2>&1 || ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then \
 		echo "== installing ansible-core, pip and venv from the distribution"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ansible-core python3-pip python3-venv; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ansible-core python3-pip python3-venv; \
 	fi
 
 up: bootstrap

@@ -19,11 +19,13 @@ _INTEGER = re.compile(r"^[0-9]{1,9}$")
 
 
 class InvalidRequest(ValueError):
-    """A field of a request is not acceptable; ``field`` names it."""
+    """A field of a request is not acceptable; ``field`` names it (the first, when several are
+    wrong), and ``errors`` maps every wrong field to its message."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, errors: dict | None = None):
         self.field = field
         self.message = message
+        self.errors = errors or {field: message}
         super().__init__(f"{field}: {message}")
 
 
@@ -58,15 +60,19 @@ class ResourceRequest:
 
 
 def _one(options: dict, key: str):
-    """A single value: form posts give lists of one string, JSON gives scalars."""
+    """A single value (a string, a number or null); lists and objects are refused."""
     value = options.get(key)
-    if isinstance(value, list):
-        if len(value) != 1:
-            raise InvalidRequest(key, "give exactly one value")
-        value = value[0]
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
+    if isinstance(value, (list, tuple, dict, set, bytes)):
+        raise InvalidRequest(key, "give exactly one value, not a list or an object")
     return value
+
+
+def from_form(formdata: dict) -> dict:
+    """A form POST (every field a list of strings) as options: one value per field.
+
+    A field given several times stays a list, and is refused by :func:`parse_request`.
+    """
+    return {k: (v[0] if isinstance(v, list) and len(v) == 1 else v) for k, v in formdata.items()}
 
 
 def _integer(options: dict, key: str, default: int, low: int, high: int, what: str) -> int:
@@ -104,27 +110,41 @@ def _choice(options: dict, key: str, default: str, allowed, what: str, optional:
 
 
 def parse_request(options: dict, limits: Limits, defaults: dict) -> ResourceRequest:
-    """Check every field of ``options`` against ``limits``; fill missing ones from ``defaults``."""
+    """Check every field of ``options`` against ``limits``; fill missing ones from ``defaults``.
+
+    Raises :class:`InvalidRequest` naming the first wrong field, with all of them in ``errors``.
+    """
     if not isinstance(options, dict):
         raise InvalidRequest("options", "must be a JSON object of field names and values")
-    unknown = sorted(str(k)[:40] for k in options if k not in FIELDS)
-    if unknown:
-        raise InvalidRequest(unknown[0], f"unknown field (known fields: {', '.join(FIELDS)})")
-    release = _choice(options, "release", defaults.get("release", ""), limits.releases, "an installed release")
-    interfaces = (limits.interfaces or {}).get(release, ("lab",))
-    ui_default = defaults.get("ui") if defaults.get("ui") in interfaces else interfaces[0]
-    account = ""
+    errors: dict[str, str] = {}
+    for key in options:
+        if key not in FIELDS:
+            errors[str(key)[:40]] = f"unknown field (known fields: {', '.join(FIELDS)})"
+    values: dict = {}
+
+    def check(key, fn, *args, **kw):
+        try:
+            values[key] = fn(options, key, *args, **kw)
+        except InvalidRequest as e:
+            errors[key] = e.message
+
+    check("reservation", _choice, "", limits.reservations, "a reservation", optional=True)
     if limits.accounts:
-        account = _choice(options, "account", defaults.get("account", limits.accounts[0]), limits.accounts, "a Slurm account")
+        check("account", _choice, defaults.get("account", limits.accounts[0]), limits.accounts, "a Slurm account")
     elif _one(options, "account") not in (None, ""):
-        raise InvalidRequest("account", "this site does not take an account")
-    return ResourceRequest(
-        reservation=_choice(options, "reservation", "", limits.reservations, "a reservation", optional=True),
-        account=account,
-        cores=_integer(options, "cores", defaults["cores"], 1, limits.max_cores, "cores"),
-        memory=_integer(options, "memory", defaults["memory"], limits.min_memory_mb, limits.max_memory_mb, "MB"),
-        gpus=_integer(options, "gpus", defaults["gpus"], 0, limits.max_gpus, "GPUs"),
-        hours=_integer(options, "hours", defaults["hours"], 1, limits.max_hours, "hours"),
-        release=release,
-        ui=_choice(options, "ui", ui_default, interfaces, "an interface of this release"),
-    )
+        errors["account"] = "this site does not take an account"
+    else:
+        values["account"] = ""
+    check("cores", _integer, defaults["cores"], 1, limits.max_cores, "cores")
+    check("memory", _integer, defaults["memory"], limits.min_memory_mb, limits.max_memory_mb, "MB")
+    check("gpus", _integer, defaults["gpus"], 0, limits.max_gpus, "GPUs")
+    check("hours", _integer, defaults["hours"], 1, limits.max_hours, "hours")
+    check("release", _choice, defaults.get("release", ""), limits.releases, "an installed release")
+    if "release" in values:
+        interfaces = (limits.interfaces or {}).get(values["release"], ("lab",))
+        ui_default = defaults.get("ui") if defaults.get("ui") in interfaces else interfaces[0]
+        check("ui", _choice, ui_default, interfaces, "an interface of this release")
+    if errors:
+        first = next(iter(errors))
+        raise InvalidRequest(first, errors[first], errors)
+    return ResourceRequest(**values)

@@ -324,3 +324,115 @@ def parse_squeue(text: str) -> list[QueueEntry]:
         job_id, state, nodes, reason, start, user = parts[:6]
         entries.append(QueueEntry(job_id, state, nodes, reason, start, user, "|".join(parts[6:])))
     return entries
+
+
+def expand_hostlist(hostlist: str) -> list[str]:
+    """Expand a Slurm host list: ``node[01-03,07],gpu1`` → node01 node02 node03 node07 gpu1.
+
+    Handles zero padding and several bracket groups (``r[1-2]n[01-02]``).
+    """
+    if not hostlist or hostlist in ("(null)", "N/A"):
+        return []
+    names: list[str] = []
+    depth, part, parts = 0, "", []
+    for ch in hostlist:
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            parts.append(part)
+            part = ""
+        else:
+            part += ch
+    parts.append(part)
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        m = re.match(r"^([^\[]*)\[([^\]]+)\](.*)$", part)
+        if not m:
+            names.append(part)
+            continue
+        prefix, ranges, rest = m.groups()
+        for item in ranges.split(","):
+            if "-" in item:
+                lo, hi = item.split("-", 1)
+                width = len(lo)
+                for i in range(int(lo), int(hi) + 1):
+                    names.extend(prefix + str(i).zfill(width) + tail for tail in (expand_hostlist(rest) or [""]))
+            else:
+                names.extend(prefix + item + tail for tail in (expand_hostlist(rest) or [""]))
+    return names
+
+
+@dataclass
+class Reservation:
+    """A reservation as ``scontrol show reservation`` reports it."""
+
+    name: str
+    state: str
+    start_time: str
+    end_time: str
+    nodes: tuple[str, ...]
+    users: tuple[str, ...]
+    accounts: tuple[str, ...]
+    groups: tuple[str, ...]
+    flags: frozenset[str]
+    partition: str = ""
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.state.upper() == "ACTIVE"
+
+    @property
+    def maintenance(self) -> bool:
+        return "MAINT" in self.flags
+
+
+def _names(value: str) -> tuple[str, ...]:
+    if not value or value in ("(null)", "N/A"):
+        return ()
+    return tuple(v for v in value.split(",") if v)
+
+
+def parse_reservations(text: str) -> list[Reservation]:
+    """Parse ``scontrol -o show reservation`` (or its "No reservations" answer)."""
+    out = []
+    for r in parse_records(text):
+        if "ReservationName" not in r:
+            continue
+        out.append(
+            Reservation(
+                name=r["ReservationName"],
+                state=r.get("State", ""),
+                start_time=r.get("StartTime", ""),
+                end_time=r.get("EndTime", ""),
+                nodes=tuple(expand_hostlist(r.get("Nodes", ""))),
+                users=_names(r.get("Users", "")),
+                accounts=_names(r.get("Accounts", "")),
+                groups=_names(r.get("Groups", "")),
+                flags=frozenset(_names(r.get("Flags", ""))),
+                partition=r.get("PartitionName", "") if r.get("PartitionName") != "(null)" else "",
+                raw=r,
+            )
+        )
+    return out
+
+
+def may_use_reservation(resv: Reservation, user: str, accounts, groups) -> bool:
+    """Whether a user may run in a reservation, by name, account or group.
+
+    ``Users=-bob`` style lists exclude the named users and admit everyone else.
+    """
+    if any(u.startswith("-") for u in resv.users):
+        if f"-{user}" in resv.users:
+            return False
+        return True
+    if any(a.startswith("-") for a in resv.accounts):
+        return not any(f"-{a}" in resv.accounts for a in accounts)
+    if user in resv.users:
+        return True
+    if set(accounts) & set(resv.accounts):
+        return True
+    if set(groups) & set(resv.groups):
+        return True
+    return False

@@ -10,19 +10,27 @@ environment only.
 
 from __future__ import annotations
 
+import json
 import os
+from collections import defaultdict
 import pwd
 import shlex
+import time
+from datetime import datetime
 from pathlib import Path
 
 import jinja2
 from batchspawner import JobStatus, SlurmSpawner
+from jupyterhub.utils import url_path_join
 from tornado import web
-from traitlets import Dict, Integer, List, Unicode, default
+from traitlets import Bool, Dict, Float, Integer, List, Unicode, default
 
 from . import slurm
-from .releases import INTERFACE_URLS, list_releases
-from .request import InvalidRequest, Limits, ResourceRequest, parse_request
+from .availability import build_table
+from .cluster import AccountsUnavailable, ClusterCache, Snapshot, shared_accounts, shared_cluster, unix_groups
+from .releases import INTERFACE_URLS, INTERFACES, list_releases
+from .request import FIELDS, InvalidRequest, Limits, ResourceRequest, from_form, parse_request
+from .slurm import may_use_reservation
 
 _SAFE_TOKEN = __import__("re").compile(r"^[A-Za-z0-9_./%@:=,+-]+$")
 
@@ -45,11 +53,12 @@ def _sbatch_arg(value, spaces: bool = False) -> str:
     return text
 
 
-def make_environment() -> jinja2.Environment:
+def make_environment(autoescape: bool = False) -> jinja2.Environment:
+    """Jinja for our templates: HTML ones autoescaped, the batch script with strict quoting filters."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,
+        autoescape=autoescape,
         keep_trailing_newline=True,
     )
     env.filters["sh"] = lambda v: shlex.quote(str(v))
@@ -105,6 +114,35 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         help="Shell lines run in the job before the server starts (site-wide, not per user).",
     ).tag(config=True)
 
+    min_memory = Integer(100, help="The least memory in MB a session may ask for.").tag(config=True)
+
+    use_accounting = Bool(
+        True,
+        help="Read each user's accounts from Slurm accounting (sacctmgr). Turn off on sites without "
+        "slurmdbd: then the form offers the accounts listed in `accounts`, or no account field.",
+    ).tag(config=True)
+
+    accounts = List(
+        Unicode(),
+        help="Accounts to offer where Slurm accounting is not used (use_accounting off, or no slurmdbd). "
+        "Empty: the form has no account field and jobs use Slurm's default.",
+    ).tag(config=True)
+
+    accounts_cache_seconds = Float(
+        60, help="How long a user's accounts, read from sacctmgr, are kept before asking again."
+    ).tag(config=True)
+
+    reservation_lookahead_hours = Integer(
+        24, help="Reservations starting within this many hours are offered along with the active ones."
+    ).tag(config=True)
+
+    availability_interval = Float(
+        5,
+        help="Seconds between two looks at the cluster (nodes, reservations, partitions). However many "
+        "users have the form open, Slurm is asked at most once per interval; the table in the form "
+        "refreshes itself at this pace.",
+    ).tag(config=True)
+
     slurm_timeout = Integer(
         30, help="Seconds to wait for a Slurm command before treating the controller as unreachable."
     ).tag(config=True)
@@ -132,42 +170,74 @@ class InteractiveSlurmSpawner(SlurmSpawner):
     async def _slurm(self, *argv: str) -> str:
         return await slurm.run(list(argv), timeout=self.slurm_timeout)
 
-    async def user_accounts(self) -> list[str]:
-        """The user's Slurm accounts, default account first."""
-        out = await self._slurm(
-            "sacctmgr", "--noheader", "--parsable2", "show", "associations",
-            f"user={self.user.name}", "format=account",
-        )
-        accounts = sorted({a.strip() for a in out.splitlines() if a.strip()})
-        try:
-            default_out = await self._slurm(
-                "sacctmgr", "--noheader", "--parsable2", "show", "user", self.user.name, "format=defaultaccount"
-            )
-            default_account = default_out.strip().splitlines()[0] if default_out.strip() else ""
-        except slurm.SlurmError:
-            default_account = ""
-        if default_account in accounts:
-            accounts.remove(default_account)
-            accounts.insert(0, default_account)
-        return accounts
+    def cluster(self) -> ClusterCache:
+        return shared_cluster(self.availability_interval, self.slurm_timeout)
 
-    async def limits(self) -> Limits:
-        """The bounds of a request, from Slurm's node and partition records."""
-        nodes = [n for n in slurm.parse_nodes(await self._slurm("scontrol", "-o", "show", "node"))
-                 if self.partition in n.partitions]
-        part = slurm.parse_records(await self._slurm("scontrol", "-o", "show", "partition", self.partition))
-        max_hours = self.max_hours or _hours(part[0].get("MaxTime", "") if part else "") or 24
+    async def account_info(self) -> tuple[list[str], bool]:
+        """The user's accounts (default first), and whether they come from Slurm accounting.
+
+        Without accounting (``use_accounting`` off, or no slurmdbd) the configured
+        ``accounts`` are offered instead.
+        """
+        if not self.use_accounting:
+            return list(self.accounts), False
+        try:
+            cache = shared_accounts(self.accounts_cache_seconds, self.slurm_timeout)
+            return await cache.accounts(self.user.name), True
+        except AccountsUnavailable:
+            return list(self.accounts), False
+
+    async def user_accounts(self) -> list[str]:
+        return (await self.account_info())[0]
+
+    def usable_reservations(self, snapshot: Snapshot, accounts) -> list[slurm.Reservation]:
+        """Reservations this user may run in, active now or starting soon, not maintenance."""
+        groups = unix_groups(self.user.name)
+        horizon = time.time() + self.reservation_lookahead_hours * 3600
+        out = []
+        for r in snapshot.reservations:
+            if r.maintenance or not may_use_reservation(r, self.user.name, accounts or (), groups):
+                continue
+            if r.partition and r.partition != self.partition:
+                continue
+            if not r.active and _timestamp(r.start_time) > horizon:
+                continue
+            if r.state.upper() not in ("ACTIVE", "INACTIVE"):
+                continue
+            out.append(r)
+        return out
+
+    async def limits(self, snapshot: Snapshot | None = None, accounts=None) -> Limits:
+        """The bounds of a request, from Slurm's node and partition records and the site's settings."""
+        snapshot = snapshot or await self.cluster().get()
+        if accounts is None:
+            accounts = await self.user_accounts()
+        nodes = [n for n in snapshot.nodes if self.partition in n.partitions]
+        part = snapshot.partitions.get(self.partition, {})
+        max_hours = self.max_hours or _hours(part.get("MaxTime", "")) or 24
         releases = list_releases(self.releases_dir)
         return Limits(
             max_cores=max((n.cpus for n in nodes), default=1),
             max_memory_mb=max((n.memory_mb for n in nodes), default=1000),
             max_gpus=max((n.gpus for n in nodes), default=0),
             max_hours=max_hours,
-            accounts=tuple(await self.user_accounts()),
-            reservations=(),
+            accounts=tuple(accounts or ()),
+            reservations=tuple(r.name for r in self.usable_reservations(snapshot, accounts)),
             releases=tuple(r.name for r in releases),
             interfaces={r.name: r.interfaces for r in releases},
+            min_memory_mb=self.min_memory,
         )
+
+    async def availability(self, reservation: str = "") -> dict:
+        """The table of free resources (JSON-ready), outside reservations or inside one this user may use."""
+        snapshot = await self.cluster().get()
+        if reservation:
+            accounts = await self.user_accounts()
+            if reservation not in {r.name for r in self.usable_reservations(snapshot, accounts)}:
+                raise web.HTTPError(403, f"Reservation {reservation[:64]!r} is not one you may use")
+        table = build_table(snapshot.nodes, snapshot.reservations, self.partition, reservation).as_json()
+        table.update(taken_at=snapshot.taken_at, stale=snapshot.stale, refresh_seconds=self.availability_interval)
+        return table
 
     def request_defaults(self) -> dict:
         releases = list_releases(self.releases_dir)
@@ -185,6 +255,9 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             limits = await self.limits()
         except slurm.SlurmError as e:
             raise web.HTTPError(503, f"Slurm cannot be asked about resources right now: {e.message}")
+        if not limits.accounts and (await self.account_info())[1]:
+            raise web.HTTPError(403, f"{self.user.name} has no Slurm account to run sessions with; "
+                                     "ask the centre to add you to a project")
         if not limits.releases:
             raise web.HTTPError(503, f"No software release is installed under {self.releases_dir}")
         options = self.user_options if self.user_options is not None else {}
@@ -224,6 +297,83 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         super().clear_state()
         self.last_options = last
 
+    # ------------------------------------------------------------------ the form
+    @default("options_form")
+    def _options_form_default(self):
+        return lambda spawner: spawner.render_options_form()
+
+    _form_stash = None  # the values and errors of a refused form POST, shown once
+
+    async def render_options_form(self) -> str:
+        """The resource form with the table of free resources, prefilled with the last choices."""
+        env = make_environment(autoescape=True)
+        try:
+            snapshot = await self.cluster().get()
+            accounts, from_slurm = await self.account_info()
+        except slurm.SlurmError as e:
+            return env.get_template("form_unavailable.html.j2").render(message=e.message)
+        limits = await self.limits(snapshot, accounts)
+        stash, self._form_stash = self._form_stash or {}, None
+        values = {**self.request_defaults(), "account": accounts[0] if accounts else "", "reservation": "", "ui": ""}
+        values.update({k: v for k, v in (self.last_options or {}).items() if k in values})
+        values.update(stash.get("values", {}))
+        usable = {r.name: r for r in self.usable_reservations(snapshot, accounts)}
+        if values.get("reservation") not in usable:
+            values["reservation"] = ""
+        if values.get("account") not in accounts:
+            values["account"] = accounts[0] if accounts else ""
+        releases = list_releases(self.releases_dir)
+        if values.get("release") not in {r.name for r in releases} and releases:
+            values["release"] = releases[0].name
+        chosen = next((r for r in releases if r.name == values.get("release")), None)
+        ui_offered = chosen.interfaces if chosen else ("lab",)
+        if values.get("ui") not in ui_offered:
+            values["ui"] = ui_offered[0]
+        table = build_table(snapshot.nodes, snapshot.reservations, self.partition, values["reservation"])
+        try:
+            wanted_gpus = int(values.get("gpus") or 0)
+        except (TypeError, ValueError):
+            wanted_gpus = 0
+        part = snapshot.partitions.get(self.partition, {})
+        return env.get_template("options_form.html.j2").render(
+            values=defaultdict(str, values),
+            errors=defaultdict(str, stash.get("errors", {})),
+            limits=limits,
+            accounts=accounts,
+            default_account_first=from_slurm,
+            account_field="select" if accounts else ("none" if from_slurm else "hidden"),
+            reservations=[{"name": r.name, "label": _reservation_label(r)} for r in usable.values()],
+            releases=releases,
+            ui_choices=[(i, INTERFACES[i]) for i in ui_offered],
+            interfaces_json=json.dumps({r.name: [[i, INTERFACES[i]] for i in r.interfaces] for r in releases})
+            .replace("<", "\\u003c"),
+            table=table,
+            updated=time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at)),
+            refresh_seconds=self.availability_interval,
+            endpoint=url_path_join(self.hub.base_url, "api/slurm-interactive/availability"),
+            oversubscribe=_oversubscribe_factor(part.get("OverSubscribe", "")),
+            gpu_warning=wanted_gpus > table.max_free_gpus,
+            gpu_warning_text=f"No node has {wanted_gpus} free GPUs right now: your session will wait in the queue."
+            if wanted_gpus > table.max_free_gpus else "",
+        )
+
+    async def options_from_form(self, formdata):
+        """Check a form POST; a refused one is shown again with each message by its field."""
+        raw = from_form({k: v for k, v in formdata.items() if k != "_xsrf"})
+        try:
+            limits = await self.limits()
+        except slurm.SlurmError as e:
+            raise web.HTTPError(503, f"Slurm cannot be asked about resources right now: {e.message}")
+        try:
+            request = parse_request(raw, limits, self.request_defaults())
+        except InvalidRequest as e:
+            self._form_stash = {
+                "values": {k: v for k, v in raw.items() if k in FIELDS and isinstance(v, str)},
+                "errors": e.errors,
+            }
+            raise web.HTTPError(400, f"Invalid {e.field}: {e.message}")
+        return request.as_options()
+
     # ------------------------------------------------------------------ the batch script
     def render_batch_script(self, request: ResourceRequest) -> str:
         release = next(r for r in list_releases(self.releases_dir) if r.name == request.release)
@@ -259,6 +409,8 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             out = await slurm.run(argv, input=script, env=self.submit_environment(), timeout=self.slurm_timeout)
         except slurm.SlurmError as e:
             self.log.warning("sbatch refused %s's session: %s", self.user.name, e.message)
+            # what made it refuse may be an association removed meanwhile: ask again next time
+            shared_accounts(self.accounts_cache_seconds, self.slurm_timeout).forget(self.user.name)
             raise web.HTTPError(400, f"Slurm refused the session: {e.message}")
         self.job_id = slurm.parse_sbatch_job_id(out)
         self.log.info("Submitted %s's session as job %s", self.user.name, self.job_id)
@@ -332,6 +484,26 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         argv = shlex.split(self.exec_prefix.format(username=self.user.name)) + ["scancel", self.job_id]
         self.log.info("Cancelling %s's job %s", self.user.name, self.job_id)
         await slurm.run(argv, timeout=self.slurm_timeout)
+
+
+def _reservation_label(r: slurm.Reservation) -> str:
+    nodes = ", ".join(r.nodes[:4]) + (f" and {len(r.nodes) - 4} more" if len(r.nodes) > 4 else "")
+    when = f"until {r.end_time.replace('T', ' ')[:16]}" if r.active else f"from {r.start_time.replace('T', ' ')[:16]}"
+    return f"{r.name} ({nodes}; {when})"
+
+
+def _oversubscribe_factor(text: str) -> str:
+    """``FORCE:5`` → "5"; anything else → "several"."""
+    _, _, count = text.partition(":")
+    return count if count.isdigit() else "several"
+
+
+def _timestamp(slurm_time: str) -> float:
+    """Seconds since the epoch of a Slurm local time (``2026-11-21T10:52:06``); +inf if unknown."""
+    try:
+        return datetime.strptime(slurm_time, "%Y-%m-%dT%H:%M:%S").timestamp()
+    except (TypeError, ValueError):
+        return float("inf")
 
 
 def _hours(slurm_time: str) -> int:

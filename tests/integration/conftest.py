@@ -158,3 +158,85 @@ def hub_log_tail(lines: int = 50) -> str:
 
 
 __all__ = ["sh", "wait_for", "squeue", "cancel_all_jobs", "scontrol_job", "json", "hub_log_tail", "STACKCTL", "HUB_USER"]
+
+
+PASSWORDS = {"alice": "alice-demo", "bob": "bob-demo"}
+
+
+class Browser:
+    """A person's session with the hub through its pages (cookies, XSRF), without a browser."""
+
+    def __init__(self, user: str, password: str | None = None):
+        self.user = user
+        self.s = requests.Session()
+        page = self.s.get(f"{HUB}/hub/login", timeout=30)
+        self.xsrf = self._xsrf(page.text)
+        self.login = self.s.post(f"{HUB}/hub/login", timeout=60, data={
+            "username": user, "password": password if password is not None else PASSWORDS[user], "_xsrf": self.xsrf})
+        self.xsrf = self.s.cookies.get("_xsrf") or self.xsrf
+
+    @staticmethod
+    def _xsrf(html: str) -> str:
+        import re
+        m = re.search(r'name="_xsrf" value="([^"]+)"', html)
+        return m.group(1) if m else ""
+
+    @property
+    def logged_in(self) -> bool:
+        return "jupyterhub-session-id" in self.s.cookies and self.login.status_code == 200 and "/hub/login" not in self.login.url
+
+    def form(self) -> requests.Response:
+        return self.s.get(f"{HUB}/hub/spawn", timeout=60, allow_redirects=False)
+
+    def submit(self, fields: dict) -> requests.Response:
+        page = self.s.get(f"{HUB}/hub/spawn", timeout=60)
+        xsrf = self._xsrf(page.text) or self.xsrf
+        return self.s.post(f"{HUB}/hub/spawn", data={**fields, "_xsrf": xsrf}, timeout=60)
+
+    def availability(self, reservation: str = "") -> requests.Response:
+        params = {"reservation": reservation} if reservation else {}
+        return self.s.get(f"{HUB}/hub/api/slurm-interactive/availability", params=params, timeout=30,
+                          headers={"X-XSRFToken": self.xsrf})
+
+
+def form_state(html: str) -> dict:
+    """The form's fields as a person sees them: values, choices, errors."""
+    from html.parser import HTMLParser
+
+    class P(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.fields, self.options, self.errors = {}, {}, {}
+            self._select = None
+            self._error = None
+            self._text = ""
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "input" and a.get("name"):
+                self.fields[a["name"]] = a.get("value", "")
+            if tag == "select" and a.get("name"):
+                self._select = a["name"]
+                self.options[self._select] = []
+                self.fields.setdefault(self._select, "")
+            if tag == "option" and self._select:
+                self.options[self._select].append(a.get("value", ""))
+                if "selected" in a:
+                    self.fields[self._select] = a.get("value", "")
+            if tag == "div" and (a.get("id") or "").endswith("-error"):
+                self._error, self._text = a["id"][4:-6], ""
+
+        def handle_endtag(self, tag):
+            if tag == "select":
+                self._select = None
+            if tag == "div" and self._error:
+                self.errors[self._error] = self._text.strip()
+                self._error = None
+
+        def handle_data(self, data):
+            if self._error:
+                self._text += data
+
+    p = P()
+    p.feed(html)
+    return {"values": p.fields, "options": p.options, "errors": p.errors}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from spawner.request import InvalidRequest, Limits, parse_request
+from spawner.request import InvalidRequest, Limits, from_form, parse_request
 
 LIMITS = Limits(
     max_cores=8,
@@ -28,9 +28,9 @@ def test_defaults():
 
 
 def test_form_lists_and_json_values():
-    r = parse_request(
+    r = parse_request(from_form(
         {"cores": ["2"], "memory": ["1500"], "gpus": ["1"], "hours": ["3"], "account": ["proj-b"],
-         "reservation": [""], "release": ["2026.05"], "ui": ["lab"]},
+         "reservation": [""], "release": ["2026.05"], "ui": ["lab"]}),
         LIMITS, DEFAULTS)
     assert (r.cores, r.memory, r.gpus, r.hours, r.account, r.release) == (2, 1500, 1, 3, "proj-b", "2026.05")
     assert parse(cores=8, gpus=2, hours=8, memory=30000, reservation="course").reservation == "course"
@@ -61,6 +61,18 @@ def test_interface_must_belong_to_the_release():
     with pytest.raises(InvalidRequest) as e:
         parse(release="2026.05", ui="notebook")
     assert e.value.field == "ui"
+
+
+def test_a_field_given_twice_in_a_form():
+    with pytest.raises(InvalidRequest) as e:
+        parse_request(from_form({"cores": ["1", "2"]}), LIMITS, DEFAULTS)
+    assert e.value.field == "cores"
+
+
+def test_every_wrong_field_is_reported():
+    with pytest.raises(InvalidRequest) as e:
+        parse(cores="x", hours="99", colour="red")
+    assert set(e.value.errors) == {"cores", "hours", "colour"}
 
 
 def test_not_a_dict():

@@ -18,6 +18,9 @@ c.JupyterHub.cleanup_servers = False
 c.Spawner.start_timeout = 600
 # From job start to the server answering.
 c.Spawner.http_timeout = 120
+# How often the hub checks that each session still runs. All sessions share one
+# squeue per InteractiveSlurmSpawner.queue_interval, however many there are.
+c.Spawner.poll_interval = 10
 # The session server listens on every address of its node; the hub reaches it
 # at the node's NodeAddr as Slurm reports it.
 c.Spawner.default_url = "/lab"

@@ -28,74 +28,129 @@ class Snapshot:
     error: str = ""
 
 
-@dataclass
-class ClusterCache:
-    """The shared view of the cluster; use :func:`shared_cluster` to get the hub's one."""
+class SharedQuery:
+    """A Slurm query whose answer every caller shares.
 
-    interval: float = 5.0
-    timeout: float = 30.0
-    refreshes: int = 0  # how many times Slurm was asked (for tests and benchmarks)
-    _snapshot: Snapshot | None = field(default=None, repr=False)
-    _tried_at: float = field(default=float("-inf"), repr=False)
-    _error: str = field(default="", repr=False)
-    _inflight: asyncio.Future | None = field(default=None, repr=False)
+    ``get(max_age)`` answers from the last result if it is younger than
+    ``max_age`` (default ``interval``); otherwise one refresh runs, and every
+    concurrent caller waits for that same one. A failure is remembered for the
+    same time: callers get the last good result marked stale, or the error.
+    """
 
-    async def get(self) -> Snapshot:
-        """The cluster as of at most ``interval`` seconds ago (or stale, if Slurm fails)."""
-        if time.monotonic() - self._tried_at < self.interval:
-            return self._current()
-        if self._inflight is None:
-            self._inflight = asyncio.ensure_future(self._refresh())
-            self._inflight.add_done_callback(self._done)
-        await asyncio.shield(self._inflight)
+    def __init__(self, interval: float, timeout: float):
+        self.interval = interval
+        self.timeout = timeout
+        self.refreshes = 0  # how many times Slurm was asked (for tests and benchmarks)
+        self._result = None
+        self._taken_at = 0.0
+        self._tried_at = float("-inf")
+        self._error = ""
+        self._inflight: asyncio.Future | None = None
+
+    async def fetch(self):  # pragma: no cover - subclasses
+        raise NotImplementedError
+
+    async def get(self, max_age: float | None = None):
+        max_age = self.interval if max_age is None else max_age
+        if time.monotonic() - self._tried_at >= max_age:
+            if self._inflight is None:
+                self._inflight = asyncio.ensure_future(self._refresh())
+                self._inflight.add_done_callback(self._done)
+            try:
+                await asyncio.shield(self._inflight)
+            except slurm.SlurmError:
+                if self._result is None:
+                    raise
         return self._current()
+
+    @property
+    def error(self) -> str:
+        return self._error
 
     def _done(self, fut: asyncio.Future):
         self._inflight = None
         if not fut.cancelled():
             fut.exception()  # retrieved: failures are recorded in _error
 
-    def _current(self) -> Snapshot:
-        if self._snapshot is None:
-            raise slurm.SlurmError("scontrol", None, self._error or "no answer from Slurm yet")
-        if self._error:
-            snap = Snapshot(**{**self._snapshot.__dict__, "stale": True, "error": self._error})
-            return snap
-        return self._snapshot
+    def _current(self):
+        if self._result is None:
+            raise slurm.SlurmError("slurm", None, self._error or "no answer from Slurm yet")
+        return self._result
 
     async def _refresh(self):
         self._tried_at = time.monotonic()
         self.refreshes += 1
         try:
-            nodes, reservations, partitions = await asyncio.gather(
-                slurm.run(["scontrol", "--oneliner", "--details", "show", "node"], timeout=self.timeout),
-                slurm.run(["scontrol", "--oneliner", "show", "reservation"], timeout=self.timeout),
-                slurm.run(["scontrol", "--oneliner", "show", "partition"], timeout=self.timeout),
-            )
+            self._result = await self.fetch()
         except slurm.SlurmError as e:
             self._error = e.message
             self._tried_at = time.monotonic()
+            if self._result is not None:
+                self._mark_stale(e.message)
             raise
-        self._snapshot = Snapshot(
+        self._error = ""
+        self._taken_at = time.time()
+        self._tried_at = time.monotonic()
+
+    def _mark_stale(self, message: str):
+        pass
+
+
+class ClusterCache(SharedQuery):
+    """The cluster's nodes, reservations and partitions, for the form and its table."""
+
+    async def fetch(self) -> Snapshot:
+        nodes, reservations, partitions = await asyncio.gather(
+            slurm.run(["scontrol", "--oneliner", "--details", "show", "node"], timeout=self.timeout),
+            slurm.run(["scontrol", "--oneliner", "show", "reservation"], timeout=self.timeout),
+            slurm.run(["scontrol", "--oneliner", "show", "partition"], timeout=self.timeout),
+        )
+        return Snapshot(
             nodes=slurm.parse_nodes(nodes),
             reservations=slurm.parse_reservations(reservations),
             partitions={p["PartitionName"]: p for p in slurm.parse_records(partitions) if "PartitionName" in p},
             taken_at=time.time(),
         )
-        self._error = ""
-        self._tried_at = time.monotonic()
+
+    def _mark_stale(self, message: str):
+        self._result = Snapshot(**{**self._result.__dict__, "stale": True, "error": message})
 
 
-_CLUSTER: ClusterCache | None = None
+
+class JobPoller(SharedQuery):
+    """Every session job of this hub in one ``squeue``, shared by all spawners.
+
+    Includes jobs that ended in the last few minutes (``--states=all``), so a
+    spawner learns how its job ended. Run as the hub's own user: no sudo.
+    """
+
+    def __init__(self, interval: float, timeout: float, job_name: str):
+        super().__init__(interval, timeout)
+        self.job_name = job_name
+
+    async def fetch(self) -> dict[str, slurm.QueueEntry]:
+        out = await slurm.run(
+            ["squeue", "--noheader", "--states=all", f"--name={self.job_name}", f"--format={slurm.SQUEUE_FORMAT}"],
+            timeout=self.timeout,
+        )
+        return {e.job_id: e for e in slurm.parse_squeue(out)}
+
+
+_SHARED: dict = {}
 
 
 def shared_cluster(interval: float, timeout: float) -> ClusterCache:
     """The hub's one cluster view (created on first use; the interval follows the config)."""
-    global _CLUSTER
-    if _CLUSTER is None:
-        _CLUSTER = ClusterCache(interval=interval, timeout=timeout)
-    _CLUSTER.interval, _CLUSTER.timeout = interval, timeout
-    return _CLUSTER
+    cache = _SHARED.setdefault("cluster", ClusterCache(interval, timeout))
+    cache.interval, cache.timeout = interval, timeout
+    return cache
+
+
+def shared_poller(interval: float, timeout: float, job_name: str) -> JobPoller:
+    """The hub's one job poller."""
+    poller = _SHARED.setdefault(("poller", job_name), JobPoller(interval, timeout, job_name))
+    poller.interval, poller.timeout = interval, timeout
+    return poller
 
 
 # ----------------------------------------------------------------------------- accounts

@@ -1,13 +1,25 @@
-"""The hub's API handlers added by this package.
+"""The hub's API handlers added or replaced by this package.
 
 ``GET /hub/api/slurm-interactive/availability[?reservation=NAME]``
-    The table of free resources for the logged-in user (cookie or token), as JSON.
-    Answered from the hub's one shared view of the cluster: however many users
-    ask, Slurm is asked at most once per ``availability_interval``.
+    The table of free resources for the logged-in user (cookie or token), as JSON,
+    from the hub's one shared view of the cluster.
+
+``POST /hub/api/batchspawner``
+    The running server reports its port. Replaces batchspawner's handler, which
+    sets *any* attribute the JSON names on the spawner (a user holding their
+    server's token could set ``exec_prefix`` and ``batch_cancel_cmd`` and have the
+    hub run a command as its own user). Here the only accepted body is
+    ``{"port": <integer 1..65535>}``, with the token of the server that is
+    starting; anything else is refused and changes nothing.
+
+``POST /hub/api/slurm-interactive/failure``
+    A server that failed reports the end of its job's output (the hub cannot read
+    the user's files), with the same token, while its spawner is starting.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -32,11 +44,83 @@ class AvailabilityHandler(APIHandler):
         self.finish(json.dumps(await spawner.availability(reservation)))
 
 
-HANDLERS = [(r"/api/slurm-interactive/availability", AvailabilityHandler)]
+class _FromStartingServer(APIHandler):
+    """Requests a session's server makes with its own token while its spawner starts."""
+
+    max_body = 64 * 1024
+
+    def starting_spawner(self):
+        user = self.current_user
+        if user is None or getattr(user, "kind", "user") != "user" or not hasattr(user, "spawners"):
+            raise web.HTTPError(403, "Only a session's own server may call this")
+        digest = hashlib.sha256((self.get_auth_token() or "").encode()).hexdigest()
+        for spawner in user.spawners.values():
+            if getattr(spawner, "token_sha256", None) and spawner.token_sha256 == digest:
+                if not getattr(spawner, "starting", False):
+                    raise web.HTTPError(409, "This server is not starting")
+                return spawner
+        raise web.HTTPError(403, "This token is not a starting server's token")
+
+    def json_object(self) -> dict:
+        if len(self.request.body or b"") > self.max_body:
+            raise web.HTTPError(413, "Body too large")
+        try:
+            body = json.loads(self.request.body or b"")
+        except ValueError:
+            raise web.HTTPError(400, "Body must be a JSON object")
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "Body must be a JSON object")
+        return body
+
+
+class PortHandler(_FromStartingServer):
+    @web.authenticated
+    def post(self):
+        body = self.json_object()
+        if set(body) != {"port"}:
+            raise web.HTTPError(400, 'The only accepted body is {"port": <integer 1..65535>}')
+        port = body["port"]
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise web.HTTPError(400, "port must be an integer from 1 to 65535")
+        spawner = self.starting_spawner()
+        spawner.accept_port(port)
+        self.set_status(201)
+        self.finish(json.dumps({"message": "port received"}))
+
+
+class FailureHandler(_FromStartingServer):
+    @web.authenticated
+    def post(self):
+        body = self.json_object()
+        if not set(body) <= {"job_id", "exit_code", "output_tail"}:
+            raise web.HTTPError(400, "Unknown fields")
+        code = body.get("exit_code")
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise web.HTTPError(400, "exit_code must be an integer")
+        tail = body.get("output_tail", "")
+        if not isinstance(tail, str):
+            raise web.HTTPError(400, "output_tail must be a string")
+        spawner = self.starting_spawner()
+        if str(body.get("job_id", "")) != str(spawner.job_id):
+            raise web.HTTPError(409, "Not this session's job")
+        spawner.accept_failure_report({"exit_code": code, "output_tail": tail[-4000:]})
+        self.set_status(201)
+        self.finish(json.dumps({"message": "report received"}))
+
+
+HANDLERS = [
+    (r"/api/slurm-interactive/availability", AvailabilityHandler),
+    (r"/api/slurm-interactive/failure", FailureHandler),
+    (r"/api/batchspawner", PortHandler),
+]
 
 
 def register():
-    """Add our handlers to the hub's API (once; the hub builds its routes after loading config)."""
-    for route in HANDLERS:
-        if route not in default_handlers:
-            default_handlers.append(route)
+    """Put our handlers in the hub's API, replacing batchspawner's port handler.
+
+    The hub builds its routes from this list after loading its configuration,
+    which imports the spawner class, so this runs in time.
+    """
+    ours = {route for route, _ in HANDLERS}
+    default_handlers[:] = [h for h in default_handlers if h[0] not in ours]
+    default_handlers.extend(HANDLERS)

@@ -304,13 +304,23 @@ class QueueEntry:
     state: str
     nodes: str
     reason: str
-    start_time: str
+    start_time: str  # actual, or expected for a pending job ("N/A" when unknown)
+    end_time: str
+    time_left: str
     user: str
     name: str
 
+    @property
+    def pending(self) -> bool:
+        return self.state in PENDING_STATES
 
-#: The ``squeue --format`` this module parses: fields separated by ``|``.
-SQUEUE_FORMAT = "%i|%T|%N|%r|%S|%u|%j"
+    @property
+    def running(self) -> bool:
+        return self.state in RUNNING_STATES
+
+
+#: The ``squeue --format`` this module parses: fields separated by ``|``, the job name last.
+SQUEUE_FORMAT = "%i|%T|%N|%r|%S|%e|%L|%u|%j"
 
 
 def parse_squeue(text: str) -> list[QueueEntry]:
@@ -318,11 +328,10 @@ def parse_squeue(text: str) -> list[QueueEntry]:
     entries = []
     for line in text.splitlines():
         parts = line.strip().split("|")
-        if len(parts) < 7 or not parts[0]:
+        if len(parts) < 9 or not parts[0]:
             continue
         # a job name may itself contain "|": keep the rest of the line
-        job_id, state, nodes, reason, start, user = parts[:6]
-        entries.append(QueueEntry(job_id, state, nodes, reason, start, user, "|".join(parts[6:])))
+        entries.append(QueueEntry(*parts[:8], "|".join(parts[8:])))
     return entries
 
 

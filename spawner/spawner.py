@@ -10,6 +10,8 @@ environment only.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import os
 from collections import defaultdict
@@ -22,15 +24,18 @@ from pathlib import Path
 import jinja2
 from batchspawner import JobStatus, SlurmSpawner
 from jupyterhub.utils import url_path_join
+from sqlalchemy.orm import object_session
 from tornado import web
 from traitlets import Bool, Dict, Float, Integer, List, Unicode, default
 
 from . import slurm
 from .availability import build_table
-from .cluster import AccountsUnavailable, ClusterCache, Snapshot, shared_accounts, shared_cluster, unix_groups
+from .cluster import (AccountsUnavailable, ClusterCache, Snapshot, shared_accounts, shared_cluster, shared_poller,
+                      unix_groups)
 from .releases import INTERFACE_URLS, INTERFACES, list_releases
 from .request import FIELDS, InvalidRequest, Limits, ResourceRequest, from_form, parse_request
 from .slurm import may_use_reservation
+from .states import end_message, pending_message
 
 _SAFE_TOKEN = __import__("re").compile(r"^[A-Za-z0-9_./%@:=,+-]+$")
 
@@ -141,6 +146,28 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         help="Seconds between two looks at the cluster (nodes, reservations, partitions). However many "
         "users have the form open, Slurm is asked at most once per interval; the table in the form "
         "refreshes itself at this pace.",
+    ).tag(config=True)
+
+    queue_interval = Float(
+        10.0,
+        help="Seconds between two looks at the queue for the running sessions: one squeue for all of "
+        "this hub's jobs, shared by every session, however many there are.",
+    ).tag(config=True)
+
+    startup_poll_interval = Float(
+        0.5,
+        help="Seconds between two looks at the queue while a session starts (still one squeue for "
+        "all the sessions starting at that moment).",
+    ).tag(config=True)
+
+    pending_timeout = Integer(
+        0,
+        help="Seconds a session may wait in the queue before it is cancelled and the user told why. "
+        "0 means start_timeout minus 30 seconds.",
+    ).tag(config=True)
+
+    stop_wait = Float(
+        3, help="Seconds Stop waits for the cancelled job to leave the node (its GPUs are then free)."
     ).tag(config=True)
 
     slurm_timeout = Integer(
@@ -277,32 +304,17 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         if self.orm_spawner is not None:
             self.orm_spawner.user_options = None
 
-    # ------------------------------------------------------------------ state
-    last_options = Dict(help="The last request that was accepted (kept across sessions).")
-
-    def get_state(self):
-        state = super().get_state()
-        if self.last_options:
-            state["last_options"] = dict(self.last_options)
-        return state
-
-    def load_state(self, state):
-        super().load_state(state)
-        if isinstance(state.get("last_options"), dict):
-            self.last_options = state["last_options"]
-
-    def clear_state(self):
-        # the job is forgotten, the user's last choices are not
-        last = self.last_options
-        super().clear_state()
-        self.last_options = last
+    last_options = Dict(help="The last request that was accepted (kept across sessions, for the form).")
 
     # ------------------------------------------------------------------ the form
     @default("options_form")
     def _options_form_default(self):
         return lambda spawner: spawner.render_options_form()
 
-    _form_stash = None  # the values and errors of a refused form POST, shown once
+    # The values and errors of a refused form POST, shown once by the next render. Kept
+    # by user and server, not on this object: JupyterHub may render the form again
+    # from another wrapper of the same server.
+    _form_stash: dict = {}
 
     async def render_options_form(self) -> str:
         """The resource form with the table of free resources, prefilled with the last choices."""
@@ -313,7 +325,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         except slurm.SlurmError as e:
             return env.get_template("form_unavailable.html.j2").render(message=e.message)
         limits = await self.limits(snapshot, accounts)
-        stash, self._form_stash = self._form_stash or {}, None
+        stash = InteractiveSlurmSpawner._form_stash.pop((self.user.name, self.name), {})
         values = {**self.request_defaults(), "account": accounts[0] if accounts else "", "reservation": "", "ui": ""}
         values.update({k: v for k, v in (self.last_options or {}).items() if k in values})
         values.update(stash.get("values", {}))
@@ -352,6 +364,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             refresh_seconds=self.availability_interval,
             endpoint=url_path_join(self.hub.base_url, "api/slurm-interactive/availability"),
             oversubscribe=_oversubscribe_factor(part.get("OverSubscribe", "")),
+            last_end=(self.last_end or {}).get("message", ""),
             gpu_warning=wanted_gpus > table.max_free_gpus,
             gpu_warning_text=f"No node has {wanted_gpus} free GPUs right now: your session will wait in the queue."
             if wanted_gpus > table.max_free_gpus else "",
@@ -367,7 +380,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         try:
             request = parse_request(raw, limits, self.request_defaults())
         except InvalidRequest as e:
-            self._form_stash = {
+            InteractiveSlurmSpawner._form_stash[(self.user.name, self.name)] = {
                 "values": {k: v for k, v in raw.items() if k in FIELDS and isinstance(v, str)},
                 "errors": e.errors,
             }
@@ -389,6 +402,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             extra_directives=self.extra_sbatch_options,
             prologue=self.prologue,
             command=command,
+            report_bytes=4000,
         )
 
     def submit_environment(self) -> dict:
@@ -416,69 +430,284 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         self.log.info("Submitted %s's session as job %s", self.user.name, self.job_id)
         return self.job_id
 
-    # ------------------------------------------------------------------ the job's state
-    async def query_job_status(self):
-        """One squeue for this job, as the hub's own user (no sudo)."""
-        if not self.job_id:
-            self.job_status = ""
-            return JobStatus.NOTFOUND
+    # ------------------------------------------------------------------ the session's life
+    token_sha256 = Unicode(help="sha256 of the server's API token, to recognise its callbacks.")
+    node = Unicode(help="The node the session's job runs on.")
+    submitted_at = Float(0, help="time.time() when the job was submitted.")
+    last_end = Dict(help="How the last session ended: job_id, state, message, at.")
+
+    _events: list
+    _port_event: asyncio.Event | None = None
+    _failure_report: dict | None = None
+    _starting = False
+
+    @property
+    def starting(self) -> bool:
+        """True while the session waits for its job and its server (also after a hub restart)."""
+        return self._starting
+
+    def poller(self):
+        return shared_poller(self.queue_interval, self.slurm_timeout, self.job_name)
+
+    def _event(self, progress: int, message: str):
+        if not self._events or self._events[-1]["message"] != message:
+            self.log.info("%s: %s", self._log_name, message)
+            self._events.append({"progress": progress, "message": message})
+
+    def _save_state(self):
+        """Write the state to the hub's database now (not only when start() returns)."""
+        if self.orm_spawner is None:
+            return
+        self.orm_spawner.state = self.get_state()
+        session = object_session(self.orm_spawner)
+        if session is not None:
+            session.commit()
+
+    async def job_entry(self, max_age: float):
+        """This session's line of the shared squeue: (entry or None, whether Slurm answered)."""
+        poller = self.poller()
         try:
-            out = await self._slurm("squeue", "--noheader", f"--jobs={self.job_id}", f"--format={slurm.SQUEUE_FORMAT}")
+            jobs = await poller.get(max_age)
+            if poller.error:
+                return None, False
+            if self.job_id not in jobs and poller._taken_at < self.submitted_at + 1:
+                jobs = await poller.get(0)  # the answer predates the job
         except slurm.SlurmError as e:
-            if e.unreachable:
-                self.log.warning("Slurm did not answer about job %s: %s", self.job_id, e.message)
-                self.job_status = ""
-                return JobStatus.UNKNOWN
-            # "Invalid job id specified": the job is gone
-            self.job_status = ""
-            return JobStatus.NOTFOUND
-        entries = [e for e in slurm.parse_squeue(out) if e.job_id == self.job_id]
-        if not entries:
-            self.job_status = ""
-            return JobStatus.NOTFOUND
-        entry = entries[0]
-        self.job_status = f"{entry.state} {entry.nodes}".strip()
-        if entry.state in slurm.RUNNING_STATES:
-            return JobStatus.RUNNING
-        if entry.state in slurm.PENDING_STATES:
-            return JobStatus.PENDING
-        return JobStatus.NOTFOUND
+            self.log.warning("Slurm did not answer about %s's job %s: %s", self.user.name, self.job_id, e.message)
+            return None, False
+        return jobs.get(self.job_id), True
 
-    def state_ispending(self):
-        return self.job_status.split(" ")[0] in slurm.PENDING_STATES if self.job_status else False
+    def _be_the_users_spawner(self):
+        """JupyterHub 6 replaces a failed spawner without putting the new one in
+        user.spawners (User.get_spawner), so the hub's handlers would find another,
+        idle wrapper of this server. Put this one back."""
+        spawners = getattr(self.user, "spawners", None)
+        if spawners is not None and dict.get(spawners, self.name) is not self:
+            dict.__setitem__(spawners, self.name, self)
 
-    def state_isrunning(self):
-        return self.job_status.split(" ")[0] in slurm.RUNNING_STATES if self.job_status else False
+    async def start(self):
+        self._be_the_users_spawner()
+        self._events = []
+        self._failure_report = None
+        self._port_event = asyncio.Event()
+        self.ip, self.port, self.node, self.job_id = "0.0.0.0", 0, "", ""
+        if self.server:
+            self.server.port = 0
+        self.token_sha256 = hashlib.sha256((self.api_token or "").encode()).hexdigest()
+        self.last_end = {}
+        self._starting = True
+        try:
+            self._event(0, "Checking your request")
+            await self.submit_batch_script()
+            self.submitted_at = time.time()
+            self._save_state()  # a hub restart from here on keeps the job
+            self._event(10, f"Submitted as Slurm job {self.job_id}")
+            return await self._until_ready()
+        finally:
+            self._starting = False
 
-    def state_isunknown(self):
-        return False
+    async def _until_ready(self, port_timeout: float | None = None):
+        """Follow the job until it runs and its server reports its port; return (ip, port)."""
+        request = self.user_options or {}
+        pending_timeout = self.pending_timeout or max(self.start_timeout - 30, 30)
+        while True:
+            entry, answered = await self.job_entry(self.startup_poll_interval)
+            if not answered:
+                self._event(15, "Slurm is not answering; still waiting for your job")
+            elif entry is None or not (entry.pending or entry.running):
+                raise await self._failed(entry)
+            elif entry.pending:
+                self._event(20, f"Job {self.job_id}: " + pending_message(
+                    entry.reason, entry.start_time, request.get("cores", 0), request.get("memory", 0),
+                    request.get("gpus", 0)))
+                waited = time.time() - self.submitted_at
+                if waited > pending_timeout:
+                    why = pending_message(entry.reason, "", request.get("cores", 0), request.get("memory", 0),
+                                          request.get("gpus", 0)).lower()
+                    await self.cancel_batch_job()
+                    waited_text = f"{waited / 60:.0f} min" if waited >= 90 else f"{waited:.0f} s"
+                    message = (f"Your session (Slurm job {self.job_id}) waited {waited_text} in the queue ({why}) "
+                               "and was cancelled. Ask for fewer GPUs or cores (see the table of free resources), "
+                               "or try again later.")
+                    self._end("CANCELLED", message)
+                    self.job_id = ""  # cancelled here: nothing left for stop() to do
+                    raise web.HTTPError(503, message)
+            else:
+                self.node = entry.nodes
+                self.ip = await self.node_address(self.node)
+                self._event(50, f"Job {self.job_id} is running on {self.node}; starting the server")
+                break
+            await asyncio.sleep(self.startup_poll_interval)
+        # the server reports its port through the hub's API; the job may still die meanwhile
+        deadline = time.monotonic() + (port_timeout or float("inf"))
+        while not self.port:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"The server of job {self.job_id} did not report its port "
+                                   f"within {port_timeout:.0f} s")
+            try:
+                await asyncio.wait_for(self._port_event.wait(), timeout=1)
+            except asyncio.TimeoutError:
+                entry, answered = await self.job_entry(self.startup_poll_interval * 2)
+                if answered and (entry is None or not entry.running):
+                    raise await self._failed(entry)
+        self._event(90, f"Server started on {self.node} ({self.ip}:{self.port}); connecting")
+        self._save_state()
+        return self.ip, self.port
 
-    def state_gethost(self):
-        parts = self.job_status.split(" ")
-        return parts[1] if len(parts) > 1 else ""
+    async def _failed(self, entry) -> Exception:
+        """The job ended while starting: say why, with the end of its output when the job sent it."""
+        state = entry.state if entry else await self._final_state()
+        for _ in range(20):  # the job reports its output's tail as it exits
+            if self._failure_report:
+                break
+            await asyncio.sleep(0.1)
+        message = end_message(state, self.job_id, self.node).replace("ended", "ended before the server started", 1)
+        if self._failure_report:
+            message += f" Exit code {self._failure_report.get('exit_code')}. The end of its output:\n" + \
+                       self._failure_report.get("output_tail", "")
+        message += f"\nThe whole output is in {self.output_file.format(home=self._user_home()).replace('%j', self.job_id)}."
+        self._end(state, message)
+        self.job_id = ""
+        return RuntimeError(message)
+
+    async def _final_state(self) -> str:
+        """How a job that left squeue ended, from accounting (sacct), or ""."""
+        try:
+            out = await self._slurm("sacct", "--noheader", "--parsable2", "--allocations", f"--jobs={self.job_id}",
+                                    "--format=State")
+        except slurm.SlurmError:
+            return ""
+        return out.strip().splitlines()[0] if out.strip() else ""
+
+    def _end(self, state: str, message: str):
+        self.last_end = {"job_id": self.job_id, "state": state, "message": message, "at": time.time()}
+
+    async def progress(self):
+        """What the start is doing: submitted, pending and why, running on a node, server starting."""
+        sent = 0
+        while True:
+            events = getattr(self, "_events", [])
+            for event in events[sent:]:
+                yield event
+            sent = len(events)
+            if not self._starting and self.port:
+                return
+            await asyncio.sleep(0.25)
+
+    async def poll(self):
+        """None while the job is pending or running (or Slurm does not answer); else why it ended."""
+        if self._starting:
+            return None
+        if not self.job_id:
+            return 0
+        entry, answered = await self.job_entry(self.queue_interval)
+        if not answered:
+            return None  # never declare a session dead because slurmctld is away
+        if entry is not None and (entry.pending or entry.running):
+            self.node = entry.nodes or self.node
+            return None
+        state = entry.state if entry else await self._final_state()
+        self._end(state, end_message(state, self.job_id, self.node))
+        self.log.info("%s: %s", self._log_name, self.last_end["message"])
+        self.clear_state()
+        self._forget_options()
+        return 1
+
+    async def get_url(self):
+        """Where the server is now: the node's current NodeAddr. After a hub restart a session that was
+        still pending is followed here until its server starts."""
+        url = self.server.url if self.server else ""
+        if not self.port and self.server and self.server.port:
+            self.port = self.server.port
+        try:
+            entry, answered = await self.job_entry(self.startup_poll_interval)
+            if not answered or entry is None:
+                return url
+            if entry.running and self.port:
+                self.node = entry.nodes
+                self.ip = await self.node_address(self.node)
+            elif entry.pending or entry.running:
+                self.log.info("%s: job %s was still starting when the hub restarted; following it",
+                              self._log_name, self.job_id)
+                self._events, self._port_event, self._starting, self.port = [], asyncio.Event(), True, 0
+                self._be_the_users_spawner()
+                try:
+                    await self._until_ready(port_timeout=self.http_timeout)
+                finally:
+                    self._starting = False
+            else:
+                return url
+            self.server.ip, self.server.port = self.ip, self.port
+            self._save_state()
+            return self.server.url
+        except Exception as e:  # noqa: BLE001 - never stop the hub from starting
+            self.log.error("%s: could not follow job %s after the restart: %s", self._log_name, self.job_id, e)
+            return url
+
+    async def stop(self, now=False):
+        """Cancel the job; wait (briefly) until its GPUs are free."""
+        if self.job_id:
+            job = self.job_id
+            await self.cancel_batch_job()
+            self._end("CANCELLED", f"Your session (Slurm job {job}) was stopped from the hub.")
+            deadline = time.monotonic() + (0 if now else self.stop_wait)
+            while time.monotonic() < deadline:
+                try:
+                    out = await self._slurm("squeue", "--noheader", "--states=all", f"--jobs={job}", "--format=%T")
+                except slurm.SlurmError:
+                    break
+                if out.strip() not in ("RUNNING", "COMPLETING", "PENDING", "CONFIGURING"):
+                    break
+                await asyncio.sleep(0.05)
+        self._forget_options()
+
+    def clear_state(self):
+        last, end = self.last_options, self.last_end
+        super().clear_state()
+        self.last_options, self.last_end = last, end
+        self.token_sha256 = self.node = ""
+        self.submitted_at = 0
+
+    def get_state(self):
+        state = super().get_state()
+        for key in ("token_sha256", "node", "submitted_at"):
+            if getattr(self, key):
+                state[key] = getattr(self, key)
+        if self.last_options:
+            state["last_options"] = dict(self.last_options)
+        if self.last_end:
+            state["last_end"] = dict(self.last_end)
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.token_sha256 = state.get("token_sha256", "")
+        self.node = state.get("node", "")
+        self.submitted_at = float(state.get("submitted_at", 0) or 0)
+        if isinstance(state.get("last_options"), dict):
+            self.last_options = state["last_options"]
+        if isinstance(state.get("last_end"), dict):
+            self.last_end = state["last_end"]
+
+    def accept_port(self, port: int):
+        """The server's port, from the callback (checked by the handler)."""
+        self.port = port
+        if self._port_event is not None:
+            self._port_event.set()
+
+    def accept_failure_report(self, report: dict):
+        self._failure_report = report
 
     async def node_address(self, node: str) -> str:
         """The address Slurm reports for a node (NodeAddr), not what DNS may say of its name."""
-        nodes = slurm.parse_nodes(await self._slurm("scontrol", "-o", "show", "node", node))
+        snapshot = await self.cluster().get(max_age=60)
+        for n in snapshot.nodes:
+            if n.name == node:
+                return n.addr
+        nodes = slurm.parse_nodes(await self._slurm("scontrol", "--oneliner", "show", "node", node))
         if not nodes:
             raise RuntimeError(f"Slurm does not know node {node}")
         return nodes[0].addr
-
-    async def start(self):
-        node, port = await super().start()
-        self.ip = await self.node_address(node)
-        self.log.info("%s's session (job %s) runs on %s at %s:%s", self.user.name, self.job_id, node, self.ip, port)
-        return self.ip, port
-
-    async def poll(self):
-        status = await super().poll()
-        if status is not None:
-            self._forget_options()
-        return status
-
-    async def stop(self, now=False):
-        await super().stop(now=now)
-        self._forget_options()
 
     async def cancel_batch_job(self):
         argv = shlex.split(self.exec_prefix.format(username=self.user.name)) + ["scancel", self.job_id]

@@ -32,7 +32,7 @@ def render(release, request, **kw):
     values = dict(
         request=request, release=release, job_name="jupyterhub-session", partition="interactive",
         output="/home/alice/jupyterhub-session-%j.log", home="/home/alice", extra_directives=[],
-        prologue="", command=[f"{release.bin_dir}/batchspawner-singleuser", "jupyterhub-singleuser"],
+        prologue="", command=[f"{release.bin_dir}/batchspawner-singleuser", "jupyterhub-singleuser"], report_bytes=4000,
     )
     values.update(kw)
     return make_environment().get_template("batch_script.sh.j2").render(**values)
@@ -60,8 +60,9 @@ def test_script_carries_the_request(releases_dir):
                      "#SBATCH --output=/home/alice/jupyterhub-session-%j.log", "umask 077"]:
         assert expected in lines, expected
     assert "get-user-env" not in script
-    assert "TOKEN" not in script
-    assert lines[-1].startswith("exec ") and "batchspawner-singleuser" in lines[-1]
+    assert "API_TOKEN=" not in script and "export JUPYTERHUB_API_TOKEN" not in script  # read from the environment only
+    assert any(l.startswith(("'/", "/")) and "batchspawner-singleuser" in l for l in lines)
+    assert lines[-1] == 'exit "$status"'
     # every #SBATCH line comes before the first command, or sbatch ignores it
     first_command = next(i for i, l in enumerate(lines) if l and not l.startswith("#"))
     assert all(i < first_command for i, l in enumerate(lines) if l.startswith("#SBATCH"))
@@ -77,7 +78,7 @@ def test_shell_values_are_quoted(releases_dir):
     release = list_releases(str(releases_dir))[0]
     request = ResourceRequest(cores=1, memory=2000, gpus=0, hours=1, release="2026.11", ui="lab")
     script = render(release, request, command=["/opt/x y/bin/run", "--name=$(id)"])
-    assert "exec '/opt/x y/bin/run' '--name=$(id)'" in script
+    assert "\n'/opt/x y/bin/run' '--name=$(id)'\n" in script
 
 
 @pytest.mark.parametrize("bad", ["proj-a\n#SBATCH --uid=0", "a b", "x;id", "$(id)", "'q'"])

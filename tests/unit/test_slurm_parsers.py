@@ -93,15 +93,18 @@ def test_job_pending_with_a_bar_in_its_name():
 
 
 def test_squeue():
-    entries = slurm.parse_squeue(fixture("squeue_mixed.txt"))
-    by_id = {e.job_id: e for e in entries}
-    running = [e for e in entries if e.state == "RUNNING"]
-    assert len(running) == 3
-    pending = [e for e in entries if e.state == "PENDING"]
-    assert {e.reason for e in pending} <= {"Resources", "Priority"}
+    entries = [e for e in slurm.parse_squeue(fixture("squeue_mixed.txt")) if e.name.startswith("fixture")]
+    running = [e for e in entries if e.running]
+    assert len(running) == 3 and all(e.nodes and e.time_left for e in running)
+    assert running[0].start_time.startswith("20") and running[0].end_time.startswith("20")
+    pending = [e for e in entries if e.pending]
+    assert {e.reason for e in pending} == {"Resources", "Priority"}
     assert any(e.name == "fixture|pending" for e in pending)
-    assert all(e.nodes for e in running)
-    assert by_id[running[0].job_id].start_time.startswith("20")
+    assert all(e.start_time == "N/A" and e.nodes == "" for e in pending)
+    # --states=all keeps jobs that ended a moment ago, with how they ended
+    ended = slurm.parse_squeue(fixture("squeue_cancelled.txt"))
+    assert {e.state for e in ended} == {"CANCELLED"}
+    assert not any(e.pending or e.running for e in ended)
 
 
 def test_partition_and_reservation():

@@ -1,0 +1,115 @@
+"""What a session's Slurm job is doing, in words a user understands.
+
+Pure functions over Slurm's job states and reasons (see squeue(1), "JOB REASON
+CODES" and "JOB STATE CODES"), so that the progress page, the home page and the
+form say the same thing, and the unit tests can check every case.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+#: States of a job that has ended, with what to tell the user.
+ENDED = {
+    "TIMEOUT": "it reached its time limit (walltime)",
+    "CANCELLED": "it was cancelled outside the hub (scancel by you or an administrator)",
+    "NODE_FAIL": "its node failed",
+    "BOOT_FAIL": "its node failed to boot",
+    "FAILED": "the server failed",
+    "COMPLETED": "the server exited",
+    "OUT_OF_MEMORY": "it ran out of memory",
+    "PREEMPTED": "it was preempted by a job with higher priority",
+    "DEADLINE": "it reached its deadline",
+    "REVOKED": "it was revoked by the federation",
+    "SPECIAL_EXIT": "it ended with a special exit state",
+}
+
+_REASONS = {
+    "Priority": "behind jobs with higher priority",
+    "Dependency": "for a job it depends on",
+    "BeginTime": "for its start time",
+    "ReqNodeNotAvail": "because the nodes it could use are not available (down, drained or reserved)",
+    "NodeDown": "because a node it needs is down",
+    "PartitionDown": "because the partition is down",
+    "PartitionInactive": "because the partition is inactive",
+    "PartitionNodeLimit": "because it asks for more than the partition allows",
+    "PartitionTimeLimit": "because its time exceeds the partition's limit",
+    "JobHeldUser": "because you held it",
+    "JobHeldAdmin": "because an administrator held it",
+    "Reservation": "for its reservation to start",
+    "InvalidAccount": "because its account is not valid",
+    "InvalidQOS": "because its QOS is not valid",
+    "Licenses": "for licenses",
+    "Cleaning": "while its node is cleaned up after the previous job",
+    "launch failed requeued held": "because its start failed",
+}
+
+
+def pending_message(reason: str, start_time: str = "", cores: int = 0, memory: int = 0, gpus: int = 0,
+                    now: datetime | None = None) -> str:
+    """"Waiting for a node with 2 free GPUs (Resources); expected to start at 14:05"."""
+    reason = (reason or "").strip()
+    if reason in ("Resources", "None", ""):
+        wants = []
+        if gpus:
+            wants.append(f"{gpus} free GPU{'s' if gpus != 1 else ''}")
+        if cores:
+            wants.append(f"{cores} free core{'s' if cores != 1 else ''}")
+        if memory:
+            wants.append(f"{memory} MB of free memory")
+        what = "waiting for a node with " + " and ".join(wants) if wants else "waiting for resources"
+        text = f"{what} ({reason})" if reason not in ("None", "") else "waiting to be scheduled"
+    elif reason.startswith(("Assoc", "QOS")):
+        text = f"waiting: your project has reached one of its limits ({reason})"
+    elif reason in _REASONS:
+        text = f"waiting {_REASONS[reason]} ({reason})"
+    else:
+        text = f"waiting ({reason})"
+    expected = expected_start(start_time, now)
+    if expected:
+        text += f"; expected to start {expected}"
+    return text[0].upper() + text[1:]
+
+
+def expected_start(start_time: str, now: datetime | None = None) -> str:
+    """Slurm's expected start of a pending job, as "at 14:05" or "on 2026-11-22 at 09:00"; "" if unknown."""
+    try:
+        when = datetime.strptime(start_time, "%Y-%m-%dT%H:%M:%S")
+    except (TypeError, ValueError):
+        return ""
+    now = now or datetime.now()
+    if when <= now:
+        return "any moment now"
+    if when.date() == now.date():
+        return f"at {when:%H:%M}"
+    return f"on {when:%Y-%m-%d} at {when:%H:%M}"
+
+
+def end_message(state: str, job_id: str = "", node: str = "") -> str:
+    """Why a session ended, from its final Slurm state (``CANCELLED by 1001`` → CANCELLED)."""
+    base = (state or "").split()[0].rstrip("+") if state else ""
+    why = ENDED.get(base, f"its job ended ({state or 'unknown state'})" if state else "its job is no longer known to Slurm")
+    if base == "NODE_FAIL" and node:
+        why = f"its node {node} failed"
+    return f"Your session (Slurm job {job_id}) ended: {why}." if job_id else f"Your session ended: {why}."
+
+
+def remaining(time_left: str) -> str:
+    """squeue's ``%L`` (``1-02:03:04``, ``2:03:04``, ``3:04``) as "1 d 2 h 3 min"; "" if unknown."""
+    if not time_left or time_left in ("INVALID", "NOT_SET", "UNLIMITED"):
+        return "" if time_left != "UNLIMITED" else "no limit"
+    days = 0
+    if "-" in time_left:
+        d, time_left = time_left.split("-", 1)
+        days = int(d)
+    parts = [int(p) for p in time_left.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0)
+    h, m, _ = parts
+    out = []
+    if days:
+        out.append(f"{days} d")
+    if h or days:
+        out.append(f"{h} h")
+    out.append(f"{m} min")
+    return " ".join(out)

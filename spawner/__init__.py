@@ -1,8 +1,9 @@
 """Interactive GPU sessions on Slurm through JupyterHub."""
 
-from . import handlers
+from . import compat, handlers
 from .spawner import InteractiveSlurmSpawner
 
+compat.apply()
 handlers.register()
 
 __all__ = ["InteractiveSlurmSpawner"]

@@ -186,6 +186,11 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         # the hub's own PATH, VIRTUAL_ENV and so on mean nothing on a backend node
         return []
 
+    @default("apply_user_options")
+    def _apply_user_options_default(self):
+        # the request is checked and applied by this spawner itself (resource_request)
+        return lambda spawner, user_options: None
+
     @default("cmd")
     def _cmd_default(self):
         return ["jupyterhub-singleuser"]
@@ -477,16 +482,11 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             return None, False
         return jobs.get(self.job_id), True
 
-    def _be_the_users_spawner(self):
-        """JupyterHub 6 replaces a failed spawner without putting the new one in
-        user.spawners (User.get_spawner), so the hub's handlers would find another,
-        idle wrapper of this server. Put this one back."""
-        spawners = getattr(self.user, "spawners", None)
-        if spawners is not None and dict.get(spawners, self.name) is not self:
-            dict.__setitem__(spawners, self.name, self)
+    _saved_http_timeout = None
 
     async def start(self):
-        self._be_the_users_spawner()
+        if self._saved_http_timeout:
+            self.http_timeout, self._saved_http_timeout = self._saved_http_timeout, None
         self._events = []
         self._failure_report = None
         self._port_event = asyncio.Event()
@@ -515,7 +515,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             if not answered:
                 self._event(15, "Slurm is not answering; still waiting for your job")
             elif entry is None or not (entry.pending or entry.running):
-                raise await self._failed(entry)
+                raise await self._failure(entry)
             elif entry.pending:
                 self._event(20, f"Job {self.job_id}: " + pending_message(
                     entry.reason, entry.start_time, request.get("cores", 0), request.get("memory", 0),
@@ -549,12 +549,12 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             except asyncio.TimeoutError:
                 entry, answered = await self.job_entry(self.startup_poll_interval * 2)
                 if answered and (entry is None or not entry.running):
-                    raise await self._failed(entry)
+                    raise await self._failure(entry)
         self._event(90, f"Server started on {self.node} ({self.ip}:{self.port}); connecting")
         self._save_state()
         return self.ip, self.port
 
-    async def _failed(self, entry) -> Exception:
+    async def _failure(self, entry) -> Exception:
         """The job ended while starting: say why, with the end of its output when the job sent it."""
         state = entry.state if entry else await self._final_state()
         for _ in range(20):  # the job reports its output's tail as it exits
@@ -630,7 +630,6 @@ class InteractiveSlurmSpawner(SlurmSpawner):
                 self.log.info("%s: job %s was still starting when the hub restarted; following it",
                               self._log_name, self.job_id)
                 self._events, self._port_event, self._starting, self.port = [], asyncio.Event(), True, 0
-                self._be_the_users_spawner()
                 try:
                     await self._until_ready(port_timeout=self.http_timeout)
                 finally:
@@ -642,6 +641,8 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             return self.server.url
         except Exception as e:  # noqa: BLE001 - never stop the hub from starting
             self.log.error("%s: could not follow job %s after the restart: %s", self._log_name, self.job_id, e)
+            # the hub checks the URL next: do not let it wait minutes for a server that is gone
+            self._saved_http_timeout, self.http_timeout = self.http_timeout, 1
             return url
 
     async def stop(self, now=False):

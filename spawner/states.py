@@ -57,7 +57,8 @@ def pending_message(reason: str, start_time: str = "", cores: int = 0, memory: i
             wants.append(f"{cores} free core{'s' if cores != 1 else ''}")
         if memory:
             wants.append(f"{memory} MB of free memory")
-        what = "waiting for a node with " + " and ".join(wants) if wants else "waiting for resources"
+        listed = ", ".join(wants[:-1]) + " and " + wants[-1] if len(wants) > 1 else "".join(wants)
+        what = "waiting for a node with " + listed if wants else "waiting for resources"
         text = f"{what} ({reason})" if reason not in ("None", "") else "waiting to be scheduled"
     elif reason.startswith(("Assoc", "QOS")):
         text = f"waiting: your project has reached one of its limits ({reason})"

@@ -1,0 +1,54 @@
+"""What the user is told about a job, from Slurm's states and reasons."""
+
+from datetime import datetime
+
+import pytest
+
+from spawner.states import end_message, expected_start, pending_message, remaining
+
+NOW = datetime(2026, 11, 21, 10, 0, 0)
+
+
+def test_waiting_for_gpus():
+    text = pending_message("Resources", "2026-11-21T14:05:00", cores=2, memory=1500, gpus=2, now=NOW)
+    assert text == ("Waiting for a node with 2 free GPUs, 2 free cores and 1500 MB of free memory (Resources); "
+                    "expected to start at 14:05")
+
+
+@pytest.mark.parametrize("reason, words", [
+    ("Priority", "behind jobs with higher priority"),
+    ("ReqNodeNotAvail, UnavailableNodes:node04", "waiting (ReqNodeNotAvail, UnavailableNodes:node04)"),
+    ("AssocGrpGRES", "your project has reached one of its limits"),
+    ("QOSMaxJobsPerUserLimit", "your project has reached one of its limits"),
+    ("Reservation", "for its reservation to start"),
+    ("None", "waiting to be scheduled"),
+    ("SomethingNew", "waiting (SomethingNew)"),
+])
+def test_reasons(reason, words):
+    assert words.lower() in pending_message(reason, "N/A", gpus=1).lower()
+
+
+@pytest.mark.parametrize("start, text", [
+    ("N/A", ""), ("", ""), ("Unknown", ""), ("2026-11-21T09:00:00", "any moment now"),
+    ("2026-11-21T11:30:00", "at 11:30"), ("2026-11-22T09:00:00", "on 2026-11-22 at 09:00"),
+])
+def test_expected_start(start, text):
+    assert expected_start(start, NOW) == text
+
+
+@pytest.mark.parametrize("state, words", [
+    ("TIMEOUT", "time limit"), ("CANCELLED by 1001", "cancelled outside the hub"), ("CANCELLED+", "cancelled"),
+    ("NODE_FAIL", "its node node02 failed"), ("OUT_OF_MEMORY", "ran out of memory"), ("FAILED", "server failed"),
+    ("", "no longer known to Slurm"), ("WEIRD", "(WEIRD)"),
+])
+def test_end_messages(state, words):
+    text = end_message(state, "42", "node02")
+    assert text.startswith("Your session (Slurm job 42) ended: ") and words in text
+
+
+@pytest.mark.parametrize("left, text", [
+    ("59:57", "59 min"), ("1:59:57", "1 h 59 min"), ("1-02:03:04", "1 d 2 h 3 min"), ("UNLIMITED", "no limit"),
+    ("INVALID", ""), ("", ""),
+])
+def test_remaining(left, text):
+    assert remaining(left) == text

@@ -7,7 +7,7 @@ VENV := .venv
 STACKCTL := /usr/local/sbin/slurm-interactive-stack
 PYTEST_ARGS ?=
 
-.PHONY: help up down test test-deps unit bootstrap status
+.PHONY: help up down test test-deps unit bootstrap status browser-deps
 
 help:
 	@echo "make up      deploy the local stack (Slurm, accounting, the hub, a release) and start the hub"
@@ -36,6 +36,10 @@ status:
 down:
 	@if [ -x $(STACKCTL) ]; then $(STACKCTL) down; else echo "the local stack is not installed"; fi
 
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
+browser-deps:
+	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core; }
+
 $(VENV)/.installed: pyproject.toml
 	@[ -x $(PYTHON) ] && $(PYTHON) -c 'import ensurepip' 2>/dev/null || $(MAKE) bootstrap
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +47,7 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
-test-deps: $(VENV)/.installed
+test-deps: $(VENV)/.installed browser-deps
 
 unit: test-deps
 	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -25,6 +25,21 @@ c.Spawner.poll_interval = 10
 # at the node's NodeAddr as Slurm reports it.
 c.Spawner.default_url = "/lab"
 
+# --- the pages: JupyterHub's own templates, extended with the session's form,
+# its progress, and a home page that shows the running session.
+import spawner  # noqa: E402
+
+c.JupyterHub.template_paths = [spawner.hub_templates_path()]
+# The site's branding: sites set these in site_config.py (the Ansible role writes
+# them from hub_site_name, hub_site_tagline, hub_docs_url, hub_brand_color);
+# c.JupyterHub.logo_file replaces the logo.
+c.JupyterHub.template_vars = {
+    "site_name": "Interactive Computing",
+    "site_tagline": "Interactive GPU sessions on the cluster",
+    "docs_url": "",
+    "brand_color": "#1f5fa8",
+}
+
 # --- login: the cluster's own accounts through PAM --------------------------------
 c.JupyterHub.authenticator_class = "pam"
 # The hub is not root: it checks passwords (it is in the shadow group) but does

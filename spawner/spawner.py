@@ -103,8 +103,8 @@ class InteractiveSlurmSpawner(SlurmSpawner):
     ).tag(config=True)
 
     output_file = Unicode(
-        "{home}/jupyterhub-session-%j.log",
-        help="The job's output file; {home} is the user's home, %j the job ID. It is created "
+        "{home}/.jupyterhub-session-%j.log",
+        help="The job's output file; {home} is the user's home, %j the job ID (a dot file, out of the way in the file browser). It is created "
         "readable by its owner only.",
     ).tag(config=True)
 
@@ -355,6 +355,8 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         return env.get_template("options_form.html.j2").render(
             values=defaultdict(str, values),
             errors=defaultdict(str, stash.get("errors", {})),
+            field_errors=[k for k in stash.get("errors", {}) if k in FIELDS],
+            other_errors=[(k, v) for k, v in stash.get("errors", {}).items() if k not in FIELDS],
             limits=limits,
             accounts=accounts,
             default_account_first=from_slurm,
@@ -690,6 +692,28 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         if isinstance(state.get("last_end"), dict):
             self.last_end = state["last_end"]
 
+    def session_summary(self) -> dict:
+        """What the home page shows of this session, from what is known now (no Slurm query)."""
+        options = self.user_options or self.last_options or {}
+        release = next((r for r in list_releases(self.releases_dir) if r.name == options.get("release")), None)
+        entry = None
+        poller = _SHARED_POLLERS(self)
+        if poller is not None and isinstance(poller._result, dict):
+            entry = poller._result.get(self.job_id)
+        return {
+            "job_id": self.job_id,
+            "node": self.node or (entry.nodes if entry else ""),
+            "cores": options.get("cores", ""),
+            "memory": options.get("memory", ""),
+            "gpus": options.get("gpus", ""),
+            "hours": options.get("hours", ""),
+            "account": options.get("account", ""),
+            "reservation": options.get("reservation", ""),
+            "release_label": release.label if release else options.get("release", ""),
+            "time_left": time_left(entry.end_time) if entry and entry.running else "",
+            "last_end": (self.last_end or {}).get("message", ""),
+        }
+
     def accept_port(self, port: int):
         """The server's port, from the callback (checked by the handler)."""
         self.port = port
@@ -714,6 +738,27 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         argv = shlex.split(self.exec_prefix.format(username=self.user.name)) + ["scancel", self.job_id]
         self.log.info("Cancelling %s's job %s", self.user.name, self.job_id)
         await slurm.run(argv, timeout=self.slurm_timeout)
+
+
+def _SHARED_POLLERS(spawner):
+    """The hub's job poller if it exists already (the home page must not create one)."""
+    from .cluster import _SHARED
+    return _SHARED.get(("poller", spawner.job_name))
+
+
+def time_left(end_time: str, now: float | None = None) -> str:
+    """Time until a Slurm end time, in words ("1 h 5 min"); "" if unknown."""
+    end = _timestamp(end_time)
+    if end == float("inf"):
+        return ""
+    seconds = max(0, int(end - (now or time.time())))
+    hours, minutes = seconds // 3600, (seconds % 3600) // 60
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def hub_templates_path() -> str:
+    """The hub page templates (login, form page, home, progress) for c.JupyterHub.template_paths."""
+    return str(templates_dir() / "hub")
 
 
 def _reservation_label(r: slurm.Reservation) -> str:

@@ -36,7 +36,7 @@ def test_spawn_with_defaults_reaches_jupyter_through_the_proxy(hub, clean):
     assert fields["JobName"] == "jupyterhub-session"
 
     # the job's output is alice's alone, and holds no token
-    log = f"/home/alice/jupyterhub-session-{job}.log"
+    log = f"/home/alice/.jupyterhub-session-{job}.log"
     assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
     assert hub.user_token("alice") not in open(log).read()
 

@@ -72,7 +72,7 @@ def test_the_job_carries_the_request(hub, clean):
         "proj-b", "interactive", "2", "02:00:00", "YES")
     assert "mem=1500M" in f["TRES"] and "gres/gpu=1" in f["TRES"]
     assert f["UserId"].startswith("alice(")
-    assert f["StdOut"] == f"/home/alice/jupyterhub-session-{f['JobId']}.log"
+    assert f["StdOut"] == f"/home/alice/.jupyterhub-session-{f['JobId']}.log"
 
 
 def test_stop_cancels_the_job_and_frees_its_gpu(hub, clean):

@@ -7,13 +7,14 @@ VENV := .venv
 STACKCTL := /usr/local/sbin/slurm-interactive-stack
 PYTEST_ARGS ?=
 
-.PHONY: help up down test test-deps unit bootstrap status browser-deps
+.PHONY: help up down test test-deps unit bootstrap status browser-deps bench
 
 help:
 	@echo "make up      deploy the local stack (Slurm, accounting, the hub, a release) and start the hub"
 	@echo "make test    install the test dependencies, bring the stack up, run the whole suite"
 	@echo "make unit    only the unit tests (no stack needed)"
 	@echo "make status  which daemons of the local stack run"
+	@echo "make bench   spawn, stop, Slurm load and form latency against stock batchspawner (benchmarks/)"
 	@echo "make down    cancel every job and stop every daemon of the local stack"
 
 bootstrap:
@@ -57,3 +58,10 @@ unit: test-deps
 test: test-deps
 	@$(MAKE) --no-print-directory up
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Ratios against stock batchspawner, measured side by side in one run; writes
+# benchmarks/results.json. BENCH_ARGS passes options (see benchmarks/run.py --help).
+BENCH_ARGS ?=
+bench: $(VENV)/.installed
+	@$(MAKE) --no-print-directory up
+	$(VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)

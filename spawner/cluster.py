@@ -50,12 +50,17 @@ class SharedQuery:
     async def fetch(self):  # pragma: no cover - subclasses
         raise NotImplementedError
 
+    #: Answer from the last result while a refresh runs (when there is one), rather than wait.
+    stale_while_refreshing = False
+
     async def get(self, max_age: float | None = None):
         max_age = self.interval if max_age is None else max_age
         if time.monotonic() - self._tried_at >= max_age:
             if self._inflight is None:
                 self._inflight = asyncio.ensure_future(self._refresh())
                 self._inflight.add_done_callback(self._done)
+            if self.stale_while_refreshing and self._result is not None and max_age > 0:
+                return self._current()
             try:
                 await asyncio.shield(self._inflight)
             except slurm.SlurmError:
@@ -97,7 +102,13 @@ class SharedQuery:
 
 
 class ClusterCache(SharedQuery):
-    """The cluster's nodes, reservations and partitions, for the form and its table."""
+    """The cluster's nodes, reservations and partitions, for the form and its table.
+
+    A page never waits for Slurm once the hub has a view: an older view is served
+    while the next one is fetched (at most one interval older).
+    """
+
+    stale_while_refreshing = True
 
     async def fetch(self) -> Snapshot:
         nodes, reservations, partitions = await asyncio.gather(
@@ -168,11 +179,25 @@ class AccountCache:
     timeout: float = 30.0
     queries: int = 0
     _entries: dict = field(default_factory=dict, repr=False)
+    _refreshing: dict = field(default_factory=dict, repr=False)
 
     async def accounts(self, user: str) -> list[str]:
+        """The user's accounts. An expired entry is still answered while it is refreshed in the
+        background (pages never wait for slurmdbd once a user was seen); a refusal by Slurm at
+        submission forgets the entry (forget)."""
         hit = self._entries.get(user)
         if hit and time.monotonic() - hit[0] < self.ttl:
             return list(hit[1])
+        if hit:
+            if user not in self._refreshing:
+                task = asyncio.ensure_future(self._fetch(user))
+                self._refreshing[user] = task
+                task.add_done_callback(lambda t, u=user: (self._refreshing.pop(u, None),
+                                                          t.cancelled() or t.exception()))
+            return list(hit[1])
+        return await self._fetch(user)
+
+    async def _fetch(self, user: str) -> list[str]:
         self.queries += 1
         try:
             assoc, default = await asyncio.gather(

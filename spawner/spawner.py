@@ -26,6 +26,7 @@ from batchspawner import JobStatus, SlurmSpawner
 from jupyterhub.utils import url_path_join
 from sqlalchemy.orm import object_session
 from tornado import web
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Bool, Dict, Float, Integer, List, Unicode, default
 
 from . import slurm
@@ -155,7 +156,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
     ).tag(config=True)
 
     startup_poll_interval = Float(
-        0.5,
+        0.25,
         help="Seconds between two looks at the queue while a session starts (still one squeue for "
         "all the sessions starting at that moment).",
     ).tag(config=True)
@@ -552,9 +553,29 @@ class InteractiveSlurmSpawner(SlurmSpawner):
                 entry, answered = await self.job_entry(self.startup_poll_interval * 2)
                 if answered and (entry is None or not entry.running):
                     raise await self._failure(entry)
-        self._event(90, f"Server started on {self.node} ({self.ip}:{self.port}); connecting")
+        self._event(80, f"Server starting on {self.node} ({self.ip}:{self.port})")
         self._save_state()
+        await self._until_answering()
+        self._event(95, "Server answering; connecting")
         return self.ip, self.port
+
+    async def _until_answering(self):
+        """Poll the new server every 0.1 s until it answers, so that the hub's own check (with its
+        growing back-off) finds it at the first try. Gives up quietly after http_timeout: the hub's
+        check then decides."""
+        client = AsyncHTTPClient()
+        url = f"http://{self.ip}:{self.port}{self.server.base_url if self.server else '/'}api"
+        deadline = time.monotonic() + self.http_timeout
+        while time.monotonic() < deadline:
+            try:
+                await client.fetch(url, raise_error=False, request_timeout=2, follow_redirects=False)
+                return
+            except (OSError, HTTPClientError):
+                pass
+            entry, answered = await self.job_entry(self.queue_interval)
+            if answered and entry is not None and not entry.running:
+                raise await self._failure(entry)
+            await asyncio.sleep(0.1)
 
     async def _failure(self, entry) -> Exception:
         """The job ended while starting: say why, with the end of its output when the job sent it."""

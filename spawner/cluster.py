@@ -44,6 +44,8 @@ class SharedQuery:
         self._result = None
         self._taken_at = 0.0
         self._tried_at = float("-inf")
+        self._began_at = 0.0
+        self._inflight_began = 0.0
         self._error = ""
         self._inflight: asyncio.Future | None = None
 
@@ -53,20 +55,42 @@ class SharedQuery:
     #: Answer from the last result while a refresh runs (when there is one), rather than wait.
     stale_while_refreshing = False
 
-    async def get(self, max_age: float | None = None):
+    async def get(self, max_age: float | None = None, newer_than: float = 0.0):
+        """The last result if younger than ``max_age`` seconds and begun after ``newer_than``
+        (a time.time(): "the answer must know of what I did then"); else a refresh, shared."""
         max_age = self.interval if max_age is None else max_age
-        if time.monotonic() - self._tried_at >= max_age:
+        for _ in range(3):
+            if self._fresh(max_age, newer_than):
+                break
+            if self._inflight is not None and self._inflight_began < newer_than:
+                await self._wait(self._inflight)  # began too early for this caller: one more
+                continue
             if self._inflight is None:
-                self._inflight = asyncio.ensure_future(self._refresh())
+                self._inflight_began = time.time()
+                self._inflight = asyncio.ensure_future(self._refresh(self._inflight_began))
                 self._inflight.add_done_callback(self._done)
-            if self.stale_while_refreshing and self._result is not None and max_age > 0:
+            if self.stale_while_refreshing and self._result is not None and max_age > 0 and not newer_than:
                 return self._current()
-            try:
-                await asyncio.shield(self._inflight)
-            except slurm.SlurmError:
-                if self._result is None:
-                    raise
+            await self._wait(self._inflight)
+            if self._error:
+                break
         return self._current()
+
+    def _fresh(self, max_age: float, newer_than: float) -> bool:
+        recent = time.monotonic() - self._tried_at < max_age
+        return recent and (bool(self._error) or self._began_at >= newer_than)
+
+    async def _wait(self, fut):
+        try:
+            await asyncio.shield(fut)
+        except slurm.SlurmError:
+            if self._result is None:
+                raise
+
+    @property
+    def began_at(self) -> float:
+        """time.time() when the query behind the current result began."""
+        return self._began_at
 
     @property
     def error(self) -> str:
@@ -82,7 +106,7 @@ class SharedQuery:
             raise slurm.SlurmError("slurm", None, self._error or "no answer from Slurm yet")
         return self._result
 
-    async def _refresh(self):
+    async def _refresh(self, began: float):
         self._tried_at = time.monotonic()
         self.refreshes += 1
         try:
@@ -95,6 +119,7 @@ class SharedQuery:
             raise
         self._error = ""
         self._taken_at = time.time()
+        self._began_at = began
         self._tried_at = time.monotonic()
 
     def _mark_stale(self, message: str):

@@ -80,6 +80,38 @@ async def run(argv: list[str], *, input: str | None = None, env: dict | None = N
 
 # --------------------------------------------------------------------------- parsers
 
+
+def split_top_level(text: str, opening: str, closing: str) -> list[str]:
+    """Split on the commas outside brackets: ``gpu:2(S:0-1),nic:1`` or ``n[1-2,4],m1``."""
+    depth, part, parts = 0, "", []
+    for ch in text:
+        depth += (ch == opening) - (ch == closing)
+        if ch == "," and depth == 0:
+            parts.append(part)
+            part = ""
+        else:
+            part += ch
+    parts.append(part)
+    return parts
+
+
+def parse_duration(text: str) -> tuple[int, int, int, int] | None:
+    """A Slurm duration (``1-02:03:04``, ``2:03:04``, ``3:04``) as (days, hours, minutes, seconds);
+    None for UNLIMITED, INVALID, N/A or anything else."""
+    try:
+        days = 0
+        if "-" in text:
+            d, text = text.split("-", 1)
+            days = int(d)
+        parts = [int(p) for p in text.split(":")]
+    except (TypeError, ValueError):
+        return None
+    if not 1 <= len(parts) <= 3:
+        return None
+    while len(parts) < 3:
+        parts.insert(0, 0)
+    return (days, *parts)
+
 _KEY = re.compile(r"(?:^|\s)([A-Za-z][A-Za-z0-9_:/.]*)=")
 
 
@@ -123,20 +155,7 @@ def parse_gres_count(gres: str, name: str = "gpu") -> int:
     total = 0
     if not gres or gres in ("(null)", "N/A"):
         return 0
-    # split on commas that are not inside parentheses
-    depth, part, parts = 0, "", []
-    for ch in gres:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(part)
-            part = ""
-        else:
-            part += ch
-    parts.append(part)
-    for item in parts:
+    for item in split_top_level(gres, "(", ")"):
         item = re.sub(r"\(.*\)$", "", item.strip())
         if item.startswith("gres:"):
             item = item[len("gres:"):]
@@ -343,17 +362,7 @@ def expand_hostlist(hostlist: str) -> list[str]:
     if not hostlist or hostlist in ("(null)", "N/A"):
         return []
     names: list[str] = []
-    depth, part, parts = 0, "", []
-    for ch in hostlist:
-        depth += ch == "["
-        depth -= ch == "]"
-        if ch == "," and depth == 0:
-            parts.append(part)
-            part = ""
-        else:
-            part += ch
-    parts.append(part)
-    for part in (p.strip() for p in parts):
+    for part in (p.strip() for p in split_top_level(hostlist, "[", "]")):
         if not part:
             continue
         m = re.match(r"^([^\[]*)\[([^\]]+)\](.*)$", part)

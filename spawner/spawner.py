@@ -478,8 +478,10 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             jobs = await poller.get(max_age)
             if poller.error:
                 return None, False
-            if self.job_id not in jobs and poller._taken_at < self.submitted_at + 1:
-                jobs = await poller.get(0)  # the answer predates the job
+            if self.job_id not in jobs and poller.began_at < self.submitted_at:
+                jobs = await poller.get(0, newer_than=self.submitted_at)  # that answer predates the job
+                if poller.error:
+                    return None, False
         except slurm.SlurmError as e:
             self.log.warning("Slurm did not answer about %s's job %s: %s", self.user.name, self.job_id, e.message)
             return None, False
@@ -804,14 +806,8 @@ def _timestamp(slurm_time: str) -> float:
 
 def _hours(slurm_time: str) -> int:
     """Whole hours of a Slurm time limit (``8:00:00``, ``1-12:00:00``); 0 if unlimited or unknown."""
-    if not slurm_time or slurm_time.upper() in ("UNLIMITED", "INFINITE", "NONE"):
+    parsed = slurm.parse_duration(slurm_time or "")
+    if parsed is None:
         return 0
-    days = 0
-    if "-" in slurm_time:
-        d, slurm_time = slurm_time.split("-", 1)
-        days = int(d)
-    parts = [int(p) for p in slurm_time.split(":")]
-    while len(parts) < 3:
-        parts.insert(0, 0)
-    h, m, s = parts
-    return days * 24 + h
+    days, hours, _, _ = parsed
+    return days * 24 + hours

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from .slurm import parse_duration
+
 #: States of a job that has ended, with what to tell the user.
 ENDED = {
     "TIMEOUT": "it reached its time limit (walltime)",
@@ -97,16 +99,12 @@ def end_message(state: str, job_id: str = "", node: str = "") -> str:
 
 def remaining(time_left: str) -> str:
     """squeue's ``%L`` (``1-02:03:04``, ``2:03:04``, ``3:04``) as "1 d 2 h 3 min"; "" if unknown."""
-    if not time_left or time_left in ("INVALID", "NOT_SET", "UNLIMITED"):
-        return "" if time_left != "UNLIMITED" else "no limit"
-    days = 0
-    if "-" in time_left:
-        d, time_left = time_left.split("-", 1)
-        days = int(d)
-    parts = [int(p) for p in time_left.split(":")]
-    while len(parts) < 3:
-        parts.insert(0, 0)
-    h, m, _ = parts
+    if time_left == "UNLIMITED":
+        return "no limit"
+    parsed = parse_duration(time_left or "")
+    if parsed is None:
+        return ""
+    days, h, m, _ = parsed
     out = []
     if days:
         out.append(f"{days} d")

@@ -1,0 +1,59 @@
+"""The shared Slurm queries: one refresh for many callers, and answers that know of a new job."""
+
+import asyncio
+
+import pytest
+
+from spawner import slurm
+from spawner.cluster import SharedQuery
+
+
+class Counting(SharedQuery):
+    def __init__(self, interval=10.0, delay=0.05, fail=False):
+        super().__init__(interval, timeout=5)
+        self.delay, self.fail, self.jobs = delay, fail, set()
+
+    async def fetch(self):
+        seen = set(self.jobs)  # what the query sees is what existed when it began
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            raise slurm.SlurmError("squeue", 1, "Unable to contact slurm controller")
+        return seen
+
+
+async def test_many_callers_one_query():
+    q = Counting()
+    results = await asyncio.gather(*(q.get() for _ in range(50)))
+    assert q.refreshes == 1 and all(r == set() for r in results)
+    await q.get()
+    assert q.refreshes == 1  # within the interval
+
+
+async def test_an_answer_begun_before_a_submission_is_not_trusted_for_it():
+    import time
+    q = Counting(delay=0.2)
+    early = asyncio.ensure_future(q.get())  # a refresh begins...
+    await asyncio.sleep(0.05)
+    q.jobs.add("42")  # ...then a job is submitted
+    submitted = time.time()
+    assert "42" not in await early
+    assert "42" in await q.get(0, newer_than=submitted)
+    assert q.began_at >= submitted
+
+
+async def test_failures_are_not_retried_within_the_interval():
+    q = Counting(fail=True)
+    with pytest.raises(slurm.SlurmError):
+        await q.get()
+    with pytest.raises(slurm.SlurmError):
+        await q.get()
+    assert q.refreshes == 1
+
+
+async def test_a_failure_keeps_the_last_answer():
+    q = Counting(interval=0)
+    q.jobs.add("1")
+    assert await q.get() == {"1"}
+    q.fail = True
+    assert await q.get() == {"1"}
+    assert q.error

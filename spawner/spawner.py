@@ -485,7 +485,12 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         except slurm.SlurmError as e:
             self.log.warning("Slurm did not answer about %s's job %s: %s", self.user.name, self.job_id, e.message)
             return None, False
-        return jobs.get(self.job_id), True
+        entry = jobs.get(self.job_id)
+        if entry is None and time.time() - self.submitted_at < 10:
+            # a job just submitted is listed, even one that failed at once (--states=all):
+            # missing this soon means a stale answer, not a job gone
+            return None, False
+        return entry, True
 
     _saved_http_timeout = None
 

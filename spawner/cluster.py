@@ -264,8 +264,21 @@ def shared_accounts(ttl: float, timeout: float) -> AccountCache:
     return _ACCOUNTS
 
 
-def unix_groups(user: str) -> list[str]:
-    """The user's Unix groups (for reservations granted to a group)."""
+_GROUPS: dict = {}
+
+
+def unix_groups(user: str, ttl: float = 60.0) -> list[str]:
+    """The user's Unix groups (for reservations granted to a group), kept for a minute:
+    reading the whole group database on every page load is slow with a directory service."""
+    hit = _GROUPS.get(user)
+    if hit and time.monotonic() - hit[0] < ttl:
+        return hit[1]
+    groups = _read_groups(user)
+    _GROUPS[user] = (time.monotonic(), groups)
+    return groups
+
+
+def _read_groups(user: str) -> list[str]:
     try:
         primary = grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name
     except KeyError:

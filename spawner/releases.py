@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,21 @@ def load_release(path: str) -> Release | None:
     )
 
 
-def list_releases(releases_dir: str) -> list[Release]:
-    """The installed releases, newest first (by date, then name)."""
+_CACHE: dict = {}
+
+
+def list_releases(releases_dir: str, ttl: float = 5.0) -> list[Release]:
+    """The installed releases, newest first (by date, then name); read again every few seconds,
+    so a release installed or removed shows without restarting the hub."""
+    hit = _CACHE.get(releases_dir)
+    if hit and time.monotonic() - hit[0] < ttl:
+        return list(hit[1])
+    releases = _scan(releases_dir)
+    _CACHE[releases_dir] = (time.monotonic(), tuple(releases))
+    return releases
+
+
+def _scan(releases_dir: str) -> list[Release]:
     try:
         entries = sorted(os.listdir(releases_dir))
     except OSError as e:

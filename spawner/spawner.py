@@ -11,6 +11,7 @@ environment only.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -59,8 +60,10 @@ def _sbatch_arg(value, spaces: bool = False) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=2)
 def make_environment(autoescape: bool = False) -> jinja2.Environment:
-    """Jinja for our templates: HTML ones autoescaped, the batch script with strict quoting filters."""
+    """Jinja for our templates: HTML ones autoescaped, the batch script with strict quoting filters.
+    One per kind for the process, so templates are compiled once."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from .conftest import HUB, STACKCTL, Browser, hub_log_tail, scontrol_job, sh, squeue, wait_for
+from .conftest import HUB, STACKCTL, Browser, form_state, hub_log_tail, scontrol_job, sh, squeue, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -159,6 +159,9 @@ def test_a_server_failing_at_start_shows_the_end_of_its_output(hub, clean):
             os.chmod(path, 0o755)
         with open(f"{broken}/release.json", "w") as f:
             json.dump({"name": "0000.00-broken", "date": "2000-01-01", "interfaces": ["lab"], "packages": {}}, f)
+        # the hub reads the releases again every few seconds
+        wait_for(lambda: "0000.00-broken" in form_state(Browser("bob").form().text)["options"]["release"], 15, 1,
+                 what="the hub to see the new release")
         r = hub.start("bob", {"release": "0000.00-broken"})
         assert r.status_code in (201, 202, 500), r.text
         wait_for(lambda: hub.server("bob") is None, 60, 0.5, what="the failed session to go")

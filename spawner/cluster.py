@@ -42,7 +42,6 @@ class SharedQuery:
         self.timeout = timeout
         self.refreshes = 0  # how many times Slurm was asked (for tests and benchmarks)
         self._result = None
-        self._taken_at = 0.0
         self._tried_at = float("-inf")
         self._began_at = 0.0
         self._inflight_began = 0.0
@@ -78,7 +77,11 @@ class SharedQuery:
 
     def _fresh(self, max_age: float, newer_than: float) -> bool:
         recent = time.monotonic() - self._tried_at < max_age
-        return recent and (bool(self._error) or self._began_at >= newer_than)
+        if self._error:
+            return recent  # failed a moment ago: do not hammer a controller that is away
+        if newer_than:
+            return self._began_at >= newer_than
+        return recent
 
     async def _wait(self, fut):
         try:
@@ -95,6 +98,10 @@ class SharedQuery:
     @property
     def error(self) -> str:
         return self._error
+
+    def peek(self):
+        """The last result, or None: never asks Slurm (for pages that only show it)."""
+        return self._result
 
     def _done(self, fut: asyncio.Future):
         self._inflight = None
@@ -118,7 +125,6 @@ class SharedQuery:
                 self._mark_stale(e.message)
             raise
         self._error = ""
-        self._taken_at = time.time()
         self._began_at = began
         self._tried_at = time.monotonic()
 
@@ -150,7 +156,6 @@ class ClusterCache(SharedQuery):
 
     def _mark_stale(self, message: str):
         self._result = Snapshot(**{**self._result.__dict__, "stale": True, "error": message})
-
 
 
 class JobPoller(SharedQuery):
@@ -253,15 +258,11 @@ def parse_accounts(assoc_output: str, default_output: str) -> list[str]:
     return accounts
 
 
-_ACCOUNTS: AccountCache | None = None
-
-
 def shared_accounts(ttl: float, timeout: float) -> AccountCache:
-    global _ACCOUNTS
-    if _ACCOUNTS is None:
-        _ACCOUNTS = AccountCache(ttl=ttl, timeout=timeout)
-    _ACCOUNTS.ttl, _ACCOUNTS.timeout = ttl, timeout
-    return _ACCOUNTS
+    """The hub's one cache of users' accounts."""
+    cache = _SHARED.setdefault("accounts", AccountCache(ttl=ttl, timeout=timeout))
+    cache.ttl, cache.timeout = ttl, timeout
+    return cache
 
 
 _GROUPS: dict = {}

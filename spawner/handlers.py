@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 
 from jupyterhub.apihandlers import APIHandler, default_handlers
 from tornado import web
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+from .request import NAME
 
 
 class AvailabilityHandler(APIHandler):
@@ -37,7 +36,7 @@ class AvailabilityHandler(APIHandler):
         if spawner is None or not hasattr(spawner, "availability"):
             raise web.HTTPError(403, "Only users of the interactive sessions can see the free resources")
         reservation = self.get_argument("reservation", "")
-        if reservation and not _NAME.match(reservation):
+        if reservation and not NAME.match(reservation):
             raise web.HTTPError(400, "reservation: not a reservation name")
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")

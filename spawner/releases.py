@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass, field
+
+from .request import NAME
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ INTERFACES = {"lab": "JupyterLab", "notebook": "Jupyter Notebook"}
 #: Where each interface opens.
 INTERFACE_URLS = {"lab": "/lab", "notebook": "/tree"}
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def load_release(path: str) -> Release | None:
         log.warning("Ignoring release %s: unreadable manifest (%s)", path, e)
         return None
     name = data.get("name") if isinstance(data, dict) else None
-    if not isinstance(name, str) or not _NAME.match(name) or name != os.path.basename(path.rstrip("/")):
+    if not isinstance(name, str) or not NAME.match(name) or name != os.path.basename(path.rstrip("/")):
         log.warning("Ignoring release %s: its manifest names it %r", path, name)
         return None
     if not os.access(os.path.join(path, "bin", "jupyterhub-singleuser"), os.X_OK):

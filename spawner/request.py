@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 #: The keys a request may carry, in the form's order.
 FIELDS = ("reservation", "account", "cores", "memory", "gpus", "hours", "release", "ui")
 
-_SLURM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: A Slurm account, reservation or release name: a plain token, never a path or shell text.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _INTEGER = re.compile(r"^[0-9]{1,9}$")
 
 
@@ -102,7 +103,7 @@ def _choice(options: dict, key: str, default: str, allowed, what: str, optional:
     value = value.strip()
     if value in ("", "None") and optional:
         return ""
-    if not _SLURM_NAME.match(value):
+    if not NAME.match(value):
         raise InvalidRequest(key, f"{value[:40]!r} is not a valid name of {what}")
     if value not in allowed:
         raise InvalidRequest(key, f"{value!r} is not {what} you can use")

@@ -15,10 +15,11 @@ import functools
 import hashlib
 import json
 import os
-from collections import defaultdict
 import pwd
+import re
 import shlex
 import time
+from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from .request import FIELDS, InvalidRequest, Limits, ResourceRequest, from_form,
 from .slurm import may_use_reservation
 from .states import end_message, pending_message
 
-_SAFE_TOKEN = __import__("re").compile(r"^[A-Za-z0-9_./%@:=,+-]+$")
+_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_./%@:=,+-]+$")
 
 
 def templates_dir() -> Path:
@@ -285,12 +286,15 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             "release": releases[0].name if releases else "",
         }
 
-    async def resource_request(self) -> ResourceRequest:
-        """The validated request of this spawn; a 400 naming the field if it is not acceptable."""
+    async def _limits_or_503(self) -> Limits:
         try:
-            limits = await self.limits()
+            return await self.limits()
         except slurm.SlurmError as e:
             raise web.HTTPError(503, f"Slurm cannot be asked about resources right now: {e.message}")
+
+    async def resource_request(self) -> ResourceRequest:
+        """The validated request of this spawn; a 400 naming the field if it is not acceptable."""
+        limits = await self._limits_or_503()
         if not limits.accounts and (await self.account_info())[1]:
             raise web.HTTPError(403, f"{self.user.name} has no Slurm account to run sessions with; "
                                      "ask the centre to add you to a project")
@@ -384,10 +388,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
     async def options_from_form(self, formdata):
         """Check a form POST; a refused one is shown again with each message by its field."""
         raw = from_form({k: v for k, v in formdata.items() if k != "_xsrf"})
-        try:
-            limits = await self.limits()
-        except slurm.SlurmError as e:
-            raise web.HTTPError(503, f"Slurm cannot be asked about resources right now: {e.message}")
+        limits = await self._limits_or_503()
         try:
             request = parse_request(raw, limits, self.request_defaults())
         except InvalidRequest as e:
@@ -399,6 +400,9 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         return request.as_options()
 
     # ------------------------------------------------------------------ the batch script
+    def _output_path(self, job_id: str = "%j") -> str:
+        return self.output_file.format(home=self._user_home()).replace("%j", job_id)
+
     def render_batch_script(self, request: ResourceRequest) -> str:
         release = next(r for r in list_releases(self.releases_dir) if r.name == request.release)
         home = self._user_home()
@@ -408,7 +412,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             release=release,
             job_name=self.job_name,
             partition=self.partition,
-            output=self.output_file.format(home=home),
+            output=self._output_path(),
             home=home,
             extra_directives=self.extra_sbatch_options,
             prologue=self.prologue,
@@ -530,13 +534,12 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             elif entry is None or not (entry.pending or entry.running):
                 raise await self._failure(entry)
             elif entry.pending:
-                self._event(20, f"Job {self.job_id}: " + pending_message(
-                    entry.reason, entry.start_time, request.get("cores", 0), request.get("memory", 0),
-                    request.get("gpus", 0)))
+                why = pending_message(entry.reason, entry.start_time, request.get("cores", 0),
+                                      request.get("memory", 0), request.get("gpus", 0))
+                self._event(20, f"Job {self.job_id}: {why}")
                 waited = time.time() - self.submitted_at
                 if waited > pending_timeout:
-                    why = pending_message(entry.reason, "", request.get("cores", 0), request.get("memory", 0),
-                                          request.get("gpus", 0)).lower()
+                    why = why.split("; expected")[0].lower()
                     await self.cancel_batch_job()
                     waited_text = f"{waited / 60:.0f} min" if waited >= 90 else f"{waited:.0f} s"
                     message = (f"Your session (Slurm job {self.job_id}) waited {waited_text} in the queue ({why}) "
@@ -598,7 +601,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         if self._failure_report:
             message += f" Exit code {self._failure_report.get('exit_code')}. The end of its output:\n" + \
                        self._failure_report.get("output_tail", "")
-        message += f"\nThe whole output is in {self.output_file.format(home=self._user_home()).replace('%j', self.job_id)}."
+        message += f"\nThe whole output is in {self._output_path(self.job_id)}."
         self._end(state, message)
         self.job_id = ""
         return RuntimeError(message)
@@ -684,13 +687,15 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             job = self.job_id
             await self.cancel_batch_job()
             self._end("CANCELLED", f"Your session (Slurm job {job}) was stopped from the hub.")
+            # each look is an answer of the shared squeue begun after the previous one:
+            # many stops at once still make one query at a time
             deadline = time.monotonic() + (0 if now else self.stop_wait)
             while time.monotonic() < deadline:
                 try:
-                    out = await self._slurm("squeue", "--noheader", "--states=all", f"--jobs={job}", "--format=%T")
+                    entry = (await self.poller().get(0, newer_than=time.time())).get(job)
                 except slurm.SlurmError:
                     break
-                if out.strip() not in ("RUNNING", "COMPLETING", "PENDING", "CONFIGURING"):
+                if entry is None or entry.state not in ("RUNNING", "COMPLETING", "PENDING", "CONFIGURING"):
                     break
                 await asyncio.sleep(0.05)
         self._forget_options()
@@ -727,10 +732,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         """What the home page shows of this session, from what is known now (no Slurm query)."""
         options = self.user_options or self.last_options or {}
         release = next((r for r in list_releases(self.releases_dir) if r.name == options.get("release")), None)
-        entry = None
-        poller = _SHARED_POLLERS(self)
-        if poller is not None and isinstance(poller._result, dict):
-            entry = poller._result.get(self.job_id)
+        entry = (self.poller().peek() or {}).get(self.job_id)
         return {
             "job_id": self.job_id,
             "node": self.node or (entry.nodes if entry else ""),
@@ -769,12 +771,6 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         argv = shlex.split(self.exec_prefix.format(username=self.user.name)) + ["scancel", self.job_id]
         self.log.info("Cancelling %s's job %s", self.user.name, self.job_id)
         await slurm.run(argv, timeout=self.slurm_timeout)
-
-
-def _SHARED_POLLERS(spawner):
-    """The hub's job poller if it exists already (the home page must not create one)."""
-    from .cluster import _SHARED
-    return _SHARED.get(("poller", spawner.job_name))
 
 
 def time_left(end_time: str, now: float | None = None) -> str:

@@ -57,3 +57,12 @@ async def test_a_failure_keeps_the_last_answer():
     q.fail = True
     assert await q.get() == {"1"}
     assert q.error
+
+
+async def test_an_answer_begun_late_enough_is_not_asked_again():
+    import time
+    q = Counting()
+    mark = time.time()
+    await q.get(0, newer_than=mark)
+    await q.get(0, newer_than=mark)
+    assert q.refreshes == 1

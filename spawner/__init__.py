@@ -1,7 +1,8 @@
 """Interactive GPU sessions on Slurm through JupyterHub."""
 
 from . import compat, handlers
-from .spawner import InteractiveSlurmSpawner, hub_templates_path
+from .spawner import InteractiveSlurmSpawner
+from .templating import hub_templates_path
 
 compat.apply()
 handlers.register()

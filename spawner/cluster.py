@@ -5,6 +5,9 @@ reservations and partitions at most once per ``interval``: concurrent callers
 wait for the same refresh, and the commands run as subprocesses, so the hub's
 event loop never blocks on Slurm. A failed refresh is not retried before the
 interval passes either; callers then get the last good view, marked stale.
+
+Each view asks Slurm through the runner it was made with (:mod:`spawner.runner`);
+the hub keeps one view of each kind per runner.
 """
 
 from __future__ import annotations
@@ -37,9 +40,8 @@ class SharedQuery:
     same time: callers get the last good result marked stale, or the error.
     """
 
-    def __init__(self, interval: float, timeout: float):
+    def __init__(self, interval: float):
         self.interval = interval
-        self.timeout = timeout
         self.refreshes = 0  # how many times Slurm was asked (for tests and benchmarks)
         self._result = None
         self._tried_at = float("-inf")
@@ -141,11 +143,15 @@ class ClusterCache(SharedQuery):
 
     stale_while_refreshing = True
 
+    def __init__(self, runner, interval: float):
+        super().__init__(interval)
+        self.runner = runner
+
     async def fetch(self) -> Snapshot:
         nodes, reservations, partitions = await asyncio.gather(
-            slurm.run(["scontrol", "--oneliner", "--details", "show", "node"], timeout=self.timeout),
-            slurm.run(["scontrol", "--oneliner", "show", "reservation"], timeout=self.timeout),
-            slurm.run(["scontrol", "--oneliner", "show", "partition"], timeout=self.timeout),
+            self.runner.run(["scontrol", "--oneliner", "--details", "show", "node"]),
+            self.runner.run(["scontrol", "--oneliner", "show", "reservation"]),
+            self.runner.run(["scontrol", "--oneliner", "show", "partition"]),
         )
         return Snapshot(
             nodes=slurm.parse_nodes(nodes),
@@ -165,32 +171,35 @@ class JobPoller(SharedQuery):
     spawner learns how its job ended. Run as the hub's own user: no sudo.
     """
 
-    def __init__(self, interval: float, timeout: float, job_name: str):
-        super().__init__(interval, timeout)
+    def __init__(self, runner, interval: float, job_name: str):
+        super().__init__(interval)
+        self.runner = runner
         self.job_name = job_name
 
     async def fetch(self) -> dict[str, slurm.QueueEntry]:
-        out = await slurm.run(
-            ["squeue", "--noheader", "--states=all", f"--name={self.job_name}", f"--format={slurm.SQUEUE_FORMAT}"],
-            timeout=self.timeout,
-        )
+        out = await self.runner.run(
+            ["squeue", "--noheader", "--states=all", f"--name={self.job_name}", f"--format={slurm.SQUEUE_FORMAT}"])
         return {e.job_id: e for e in slurm.parse_squeue(out)}
 
 
 _SHARED: dict = {}
 
 
-def shared_cluster(interval: float, timeout: float) -> ClusterCache:
-    """The hub's one cluster view (created on first use; the interval follows the config)."""
-    cache = _SHARED.setdefault("cluster", ClusterCache(interval, timeout))
-    cache.interval, cache.timeout = interval, timeout
+def shared_cluster(runner, interval: float) -> ClusterCache:
+    """The hub's one cluster view for this runner (created on first use; the interval follows the config)."""
+    cache = _SHARED.get(("cluster", id(runner)))
+    if cache is None or cache.runner is not runner:
+        cache = _SHARED[("cluster", id(runner))] = ClusterCache(runner, interval)
+    cache.interval = interval
     return cache
 
 
-def shared_poller(interval: float, timeout: float, job_name: str) -> JobPoller:
-    """The hub's one job poller."""
-    poller = _SHARED.setdefault(("poller", job_name), JobPoller(interval, timeout, job_name))
-    poller.interval, poller.timeout = interval, timeout
+def shared_poller(runner, interval: float, job_name: str) -> JobPoller:
+    """The hub's one job poller for this runner and job name."""
+    poller = _SHARED.get(("poller", id(runner), job_name))
+    if poller is None or poller.runner is not runner:
+        poller = _SHARED[("poller", id(runner), job_name)] = JobPoller(runner, interval, job_name)
+    poller.interval = interval
     return poller
 
 
@@ -205,8 +214,8 @@ class AccountsUnavailable(Exception):
 class AccountCache:
     """Each user's Slurm accounts (default first), from ``sacctmgr``, kept for ``ttl`` seconds."""
 
+    runner: object
     ttl: float = 60.0
-    timeout: float = 30.0
     queries: int = 0
     _entries: dict = field(default_factory=dict, repr=False)
     _refreshing: dict = field(default_factory=dict, repr=False)
@@ -231,10 +240,10 @@ class AccountCache:
         self.queries += 1
         try:
             assoc, default = await asyncio.gather(
-                slurm.run(["sacctmgr", "--noheader", "--parsable2", "show", "associations",
-                           f"user={user}", "format=account"], timeout=self.timeout),
-                slurm.run(["sacctmgr", "--noheader", "--parsable2", "show", "user", user,
-                           "format=defaultaccount"], timeout=self.timeout),
+                self.runner.run(["sacctmgr", "--noheader", "--parsable2", "show", "associations",
+                                 f"user={user}", "format=account"]),
+                self.runner.run(["sacctmgr", "--noheader", "--parsable2", "show", "user", user,
+                                 "format=defaultaccount"]),
             )
         except slurm.SlurmError as e:
             if "accounting_storage" in e.message or "not running a supported" in e.message:
@@ -258,10 +267,12 @@ def parse_accounts(assoc_output: str, default_output: str) -> list[str]:
     return accounts
 
 
-def shared_accounts(ttl: float, timeout: float) -> AccountCache:
-    """The hub's one cache of users' accounts."""
-    cache = _SHARED.setdefault("accounts", AccountCache(ttl=ttl, timeout=timeout))
-    cache.ttl, cache.timeout = ttl, timeout
+def shared_accounts(runner, ttl: float) -> AccountCache:
+    """The hub's one cache of users' accounts for this runner."""
+    cache = _SHARED.get(("accounts", id(runner)))
+    if cache is None or cache.runner is not runner:
+        cache = _SHARED[("accounts", id(runner))] = AccountCache(runner, ttl=ttl)
+    cache.ttl = ttl
     return cache
 
 

@@ -48,16 +48,17 @@ class _FromStartingServer(APIHandler):
 
     max_body = 64 * 1024
 
-    def starting_spawner(self):
+    def starting_session(self):
         user = self.current_user
         if user is None or getattr(user, "kind", "user") != "user" or not hasattr(user, "spawners"):
             raise web.HTTPError(403, "Only a session's own server may call this")
         digest = hashlib.sha256((self.get_auth_token() or "").encode()).hexdigest()
         for spawner in user.spawners.values():
-            if getattr(spawner, "token_sha256", None) and spawner.token_sha256 == digest:
-                if not getattr(spawner, "starting", False):
+            session = getattr(spawner, "session", None)
+            if session is not None and session.token_sha256 and session.token_sha256 == digest:
+                if not session.starting:
                     raise web.HTTPError(409, "This server is not starting")
-                return spawner
+                return session
         raise web.HTTPError(403, "This token is not a starting server's token")
 
     def json_object(self) -> dict:
@@ -81,8 +82,7 @@ class PortHandler(_FromStartingServer):
         port = body["port"]
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             raise web.HTTPError(400, "port must be an integer from 1 to 65535")
-        spawner = self.starting_spawner()
-        spawner.accept_port(port)
+        self.starting_session().accept_port(port)
         self.set_status(201)
         self.finish(json.dumps({"message": "port received"}))
 
@@ -99,10 +99,10 @@ class FailureHandler(_FromStartingServer):
         tail = body.get("output_tail", "")
         if not isinstance(tail, str):
             raise web.HTTPError(400, "output_tail must be a string")
-        spawner = self.starting_spawner()
-        if str(body.get("job_id", "")) != str(spawner.job_id):
+        session = self.starting_session()
+        if str(body.get("job_id", "")) != str(session.job_id):
             raise web.HTTPError(409, "Not this session's job")
-        spawner.accept_failure_report({"exit_code": code, "output_tail": tail[-4000:]})
+        session.accept_failure_report({"exit_code": code, "output_tail": tail[-4000:]})
         self.set_status(201)
         self.finish(json.dumps({"message": "report received"}))
 

@@ -1,82 +1,21 @@
-"""Talking to Slurm: running its commands and parsing what they print.
+"""What Slurm's commands print, parsed.
 
-Parsers are plain functions over text, so they are tested against output
-recorded from a real cluster (``tests/unit/fixtures``). ``run`` runs a command
-without a shell, with a timeout, and raises :class:`SlurmError` carrying
-Slurm's own message when it fails.
+Plain functions over text, tested against output recorded from a real cluster
+(``tests/unit/fixtures``). Running the commands is the runner's job
+(:mod:`spawner.runner`); its :class:`SlurmError` is re-exported here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass, field
+
+from .runner import SlurmError, clean_error  # noqa: F401 - part of this module's interface
 
 #: Job states in which a session is waiting to start.
 PENDING_STATES = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "RESV_DEL_HOLD", "REQUEUE_HOLD", "SUSPENDED"})
 #: The state in which a session's server may be running.
 RUNNING_STATES = frozenset({"RUNNING"})
-
-_UNREACHABLE = re.compile(
-    r"Unable to contact slurm controller|Socket timed out on send/recv|"
-    r"Connection refused|Communication connection failure|Zero Bytes were transmitted",
-    re.IGNORECASE,
-)
-_INVALID_JOB = re.compile(r"Invalid job id specified", re.IGNORECASE)
-
-
-class SlurmError(RuntimeError):
-    """A Slurm command failed; ``message`` is what Slurm said, without noise."""
-
-    def __init__(self, command: str, returncode: int | None, message: str):
-        self.command = command
-        self.returncode = returncode
-        self.message = clean_error(message)
-        super().__init__(f"{command}: {self.message}")
-
-    @property
-    def unreachable(self) -> bool:
-        """True when the controller could not be reached (not the job's fault)."""
-        return bool(_UNREACHABLE.search(self.message)) or self.returncode is None
-
-
-def clean_error(stderr: str) -> str:
-    """Slurm's error text without the ``sbatch: error:`` prefixes, one line per message."""
-    lines = []
-    for line in stderr.strip().splitlines():
-        line = re.sub(r"^\s*(?:sbatch|scancel|squeue|scontrol|sacctmgr|sinfo|sudo):\s*(?:error:\s*)?", "", line)
-        line = line.strip()
-        if line and line not in lines:
-            lines.append(line)
-    return "; ".join(lines) or "no message"
-
-
-async def run(argv: list[str], *, input: str | None = None, env: dict | None = None, timeout: float = 30) -> str:
-    """Run a command (no shell) and return its standard output.
-
-    Raises :class:`SlurmError` on a non-zero exit or a timeout.
-    """
-    command = " ".join(argv[:4])
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-        )
-    except OSError as e:
-        raise SlurmError(command, None, f"cannot run {argv[0]}: {e.strerror}") from e
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(input.encode() if input is not None else None), timeout)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise SlurmError(command, None, f"no answer within {timeout:g} s (Socket timed out on send/recv)")
-    if proc.returncode != 0:
-        raise SlurmError(command, proc.returncode, err.decode(errors="replace"))
-    return out.decode(errors="replace")
-
 
 # --------------------------------------------------------------------------- parsers
 

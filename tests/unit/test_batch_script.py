@@ -6,7 +6,8 @@ import pytest
 
 from spawner.releases import list_releases, load_release
 from spawner.request import ResourceRequest
-from spawner.spawner import _hours, make_environment
+from spawner.choices import hours as _hours
+from spawner.templating import make_environment
 
 
 @pytest.fixture

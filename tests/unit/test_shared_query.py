@@ -10,7 +10,7 @@ from spawner.cluster import SharedQuery
 
 class Counting(SharedQuery):
     def __init__(self, interval=10.0, delay=0.05, fail=False):
-        super().__init__(interval, timeout=5)
+        super().__init__(interval)
         self.delay, self.fail, self.jobs = delay, fail, set()
 
     async def fetch(self):

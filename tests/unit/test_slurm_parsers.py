@@ -145,15 +145,3 @@ def test_clean_error_and_unreachable():
     assert not err.unreachable
     down = slurm.SlurmError("squeue", 1, "squeue: error: slurm_load_jobs error: Unable to contact slurm controller (connect failure)")
     assert down.unreachable
-
-
-async def test_run_reports_failures():
-    with pytest.raises(slurm.SlurmError) as e:
-        await slurm.run(["sh", "-c", "echo 'sbatch: error: nope' >&2; exit 1"])
-    assert e.value.message == "nope"
-    with pytest.raises(slurm.SlurmError) as e:
-        await slurm.run(["sleep", "5"], timeout=0.2)
-    assert e.value.unreachable
-    with pytest.raises(slurm.SlurmError):
-        await slurm.run(["/nonexistent/sbatch"])
-    assert await slurm.run(["cat"], input="hello") == "hello"

@@ -1,0 +1,373 @@
+"""A session's life as a Slurm job: submit, follow while pending, wait for the port, wait for the server to
+answer, pick it up again after a hub restart, notice its end, stop it.
+
+A :class:`Session` holds what the hub must remember of one session (its job, node, address, when it was
+submitted, how the last one ended) and talks to Slurm only through the runner it is given, and to the
+queue only through the shared poller (one ``squeue`` for every session of the hub). Neither needs a hub:
+the unit tests drive a session with a runner that plays back recorded output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import shlex
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+from . import slurm
+from .cluster import JobPoller, SharedQuery
+from .runner import SlurmError
+from .states import end_message, pending_message
+
+#: States a stopped job may still be in while it leaves its node.
+_LEAVING = ("RUNNING", "COMPLETING", "PENDING", "CONFIGURING")
+
+
+class SessionError(Exception):
+    """A start that did not give a server; ``message`` is for the user, ``status`` for the REST API."""
+
+    status = 500
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
+class SubmitRefused(SessionError):
+    """sbatch refused the job (an association removed meanwhile, a limit reached)."""
+
+    status = 400
+
+
+class GaveUpWaiting(SessionError):
+    """The job waited in the queue longer than the site allows, and was cancelled."""
+
+    status = 503
+
+
+class EndedWhileStarting(SessionError):
+    """The job ended (or failed) before its server answered."""
+
+
+@dataclass
+class Timing:
+    """How a session is followed; the spawner's traits of the same names."""
+
+    startup_poll_interval: float = 0.25
+    queue_interval: float = 10.0
+    pending_timeout: float = 570.0
+    http_timeout: float = 120.0
+    stop_wait: float = 3.0
+    #: A job missing from the queue this soon after its submission means a stale answer, not a job gone.
+    fresh_job_grace: float = 10.0
+
+
+class Session:
+    """One session of one user: the Slurm job that runs its server, followed through its life."""
+
+    def __init__(self, *, user: str, runner, poller: JobPoller, cluster: SharedQuery, exec_prefix: str,
+                 timing: Timing | None = None, output_path: Callable[[str], str] = lambda job: "",
+                 log: logging.Logger | logging.LoggerAdapter | None = None, log_name: str = "",
+                 save: Callable[[], None] = lambda: None, http_client=None):
+        self.user = user
+        self.runner = runner
+        self.poller = poller
+        self.cluster = cluster
+        self.exec_prefix = exec_prefix
+        self.timing = timing or Timing()
+        self.output_path = output_path
+        self.log = log or logging.getLogger(__name__)
+        self.log_name = log_name or user
+        self.save = save  # writes the state to the hub's database at once
+        self.http_client = http_client
+        # what the hub keeps (to_state / from_state)
+        self.job_id = ""
+        self.node = ""
+        self.submitted_at = 0.0
+        self.token_sha256 = ""
+        self.last_end: dict = {}
+        # what lives only while the hub runs
+        self.ip, self.port = "", 0
+        self.events: list[dict] = []
+        self.starting = False
+        self.failure_report: dict | None = None
+        self._port_event = asyncio.Event()
+
+    # ------------------------------------------------------------------ state
+    def to_state(self) -> dict:
+        state = {"job_id": self.job_id, "node": self.node, "submitted_at": self.submitted_at,
+                 "token_sha256": self.token_sha256, "last_end": dict(self.last_end)}
+        return {k: v for k, v in state.items() if v}
+
+    def from_state(self, state: dict):
+        self.job_id = str(state.get("job_id", "") or "")
+        self.node = str(state.get("node", "") or "")
+        self.submitted_at = float(state.get("submitted_at", 0) or 0)
+        self.token_sha256 = str(state.get("token_sha256", "") or "")
+        if isinstance(state.get("last_end"), dict):
+            self.last_end = state["last_end"]
+
+    def clear(self):
+        """Forget the job (the session is over); keep how it ended."""
+        self.job_id = self.node = self.token_sha256 = ""
+        self.submitted_at = 0.0
+
+    def end(self, state: str, message: str):
+        self.last_end = {"job_id": self.job_id, "state": state, "message": message, "at": time.time()}
+
+    def event(self, progress: int, message: str):
+        if not self.events or self.events[-1]["message"] != message:
+            self.log.info("%s: %s", self.log_name, message)
+            self.events.append({"progress": progress, "message": message})
+
+    async def progress(self):
+        """The start's events as they come, until the server has its port and the start is over."""
+        sent = 0
+        while True:
+            for event in self.events[sent:]:
+                yield event
+            sent = len(self.events)
+            if not self.starting and self.port:
+                return
+            await asyncio.sleep(0.25)
+
+    # ------------------------------------------------------------------ the server's callbacks
+    def accept_token(self, api_token: str):
+        """Remember the server's API token (as a digest) to recognise its callbacks."""
+        self.token_sha256 = hashlib.sha256((api_token or "").encode()).hexdigest()
+
+    def accept_port(self, port: int):
+        self.port = port
+        self._port_event.set()
+
+    def accept_failure_report(self, report: dict):
+        self.failure_report = report
+
+    # ------------------------------------------------------------------ starting
+    async def start(self, script: str, env: dict, request: dict, base_url: str):
+        """Submit the job and follow it until its server answers; return (ip, port).
+
+        Raises :class:`SessionError` with a message for the user when it cannot be had."""
+        self.events, self.failure_report, self._port_event = [], None, asyncio.Event()
+        self.ip, self.port, self.node, self.job_id = "0.0.0.0", 0, "", ""
+        self.starting = True
+        try:
+            self.event(0, "Checking your request")
+            await self.submit(script, env)
+            self.save()  # a hub restart from here on keeps the job
+            self.event(10, f"Submitted as Slurm job {self.job_id}")
+            return await self.until_ready(request, base_url)
+        finally:
+            self.starting = False
+
+    def _as_user(self, *argv: str) -> list[str]:
+        return shlex.split(self.exec_prefix.format(username=self.user)) + list(argv)
+
+    async def submit(self, script: str, env: dict) -> str:
+        """``sbatch`` the script as the user; the job ID, saved in ``job_id`` as soon as Slurm answers."""
+        try:
+            out = await self.runner.run(self._as_user("sbatch", "--parsable"), input=script, env=env)
+        except SlurmError as e:
+            self.log.warning("sbatch refused %s's session: %s", self.user, e.message)
+            raise SubmitRefused(f"Slurm refused the session: {e.message}") from e
+        self.job_id = slurm.parse_sbatch_job_id(out)
+        self.submitted_at = time.time()
+        self.log.info("Submitted %s's session as job %s", self.user, self.job_id)
+        return self.job_id
+
+    async def until_ready(self, request: dict, base_url: str, port_timeout: float | None = None):
+        """Follow the job until it runs, its server reports its port and answers; return (ip, port)."""
+        await self.until_running(request)
+        await self.until_port(port_timeout)
+        self.event(80, f"Server starting on {self.node} ({self.ip}:{self.port})")
+        self.save()
+        await self.until_answering(base_url)
+        self.event(95, "Server answering; connecting")
+        return self.ip, self.port
+
+    async def until_running(self, request: dict):
+        """Wait while the job pends, saying why; cancel it after ``pending_timeout``."""
+        while True:
+            entry, answered = await self.job_entry(self.timing.startup_poll_interval)
+            if not answered:
+                self.event(15, "Slurm is not answering; still waiting for your job")
+            elif entry is None or not (entry.pending or entry.running):
+                raise await self.failure(entry)
+            elif entry.pending:
+                why = pending_message(entry.reason, entry.start_time, request.get("cores", 0),
+                                      request.get("memory", 0), request.get("gpus", 0))
+                self.event(20, f"Job {self.job_id}: {why}")
+                waited = time.time() - self.submitted_at
+                if waited > self.timing.pending_timeout:
+                    await self.give_up_waiting(why, waited)
+            else:
+                self.node = entry.nodes
+                self.ip = await self.node_address(self.node)
+                self.event(50, f"Job {self.job_id} is running on {self.node}; starting the server")
+                return
+            await asyncio.sleep(self.timing.startup_poll_interval)
+
+    async def give_up_waiting(self, why: str, waited: float):
+        why = why.split("; expected")[0].lower()
+        await self.cancel()
+        waited_text = f"{waited / 60:.0f} min" if waited >= 90 else f"{waited:.0f} s"
+        message = (f"Your session (Slurm job {self.job_id}) waited {waited_text} in the queue ({why}) "
+                   "and was cancelled. Ask for fewer GPUs or cores (see the table of free resources), "
+                   "or try again later.")
+        self.end("CANCELLED", message)
+        self.job_id = ""  # cancelled here: nothing left for stop() to do
+        raise GaveUpWaiting(message)
+
+    async def until_port(self, port_timeout: float | None = None):
+        """Wait for the server to report its port through the hub's API; the job may still die meanwhile."""
+        deadline = time.monotonic() + (port_timeout or float("inf"))
+        while not self.port:
+            if time.monotonic() > deadline:
+                raise EndedWhileStarting(f"The server of job {self.job_id} did not report its port "
+                                         f"within {port_timeout:.0f} s")
+            try:
+                await asyncio.wait_for(self._port_event.wait(), timeout=1)
+            except asyncio.TimeoutError:
+                entry, answered = await self.job_entry(self.timing.startup_poll_interval * 2)
+                if answered and (entry is None or not entry.running):
+                    raise await self.failure(entry)
+
+    async def until_answering(self, base_url: str):
+        """Poll the new server every 0.1 s until it answers, so that the hub's own check (with its growing
+        back-off) finds it at the first try. Gives up quietly after http_timeout: the hub's check decides."""
+        if self.http_client is None:
+            self.http_client = AsyncHTTPClient()
+        url = f"http://{self.ip}:{self.port}{base_url or '/'}api"
+        deadline = time.monotonic() + self.timing.http_timeout
+        while time.monotonic() < deadline:
+            try:
+                await self.http_client.fetch(url, raise_error=False, request_timeout=2, follow_redirects=False)
+                return
+            except (OSError, HTTPClientError):
+                pass
+            entry, answered = await self.job_entry(self.timing.queue_interval)
+            if answered and entry is not None and not entry.running:
+                raise await self.failure(entry)
+            await asyncio.sleep(0.1)
+
+    async def failure(self, entry: slurm.QueueEntry | None) -> EndedWhileStarting:
+        """The job ended while starting: say why, with the end of its output when the job sent it."""
+        state = entry.state if entry else await self.final_state()
+        for _ in range(20):  # the job reports its output's tail as it exits
+            if self.failure_report:
+                break
+            await asyncio.sleep(0.1)
+        message = end_message(state, self.job_id, self.node).replace("ended", "ended before the server started", 1)
+        if self.failure_report:
+            message += (f" Exit code {self.failure_report.get('exit_code')}. The end of its output:\n"
+                        + self.failure_report.get("output_tail", ""))
+        message += f"\nThe whole output is in {self.output_path(self.job_id)}."
+        self.end(state, message)
+        self.job_id = ""
+        return EndedWhileStarting(message)
+
+    # ------------------------------------------------------------------ after a hub restart
+    async def resume(self, base_url: str, port_timeout: float) -> tuple[str, int] | None:
+        """Where a session known from the saved state is now: (ip, port) at the node's current address, or
+        None if that cannot be told. A job still starting when the hub restarted is followed to ready."""
+        entry, answered = await self.job_entry(self.timing.startup_poll_interval)
+        if not answered or entry is None:
+            return None
+        if entry.running and self.port:
+            self.node = entry.nodes
+            self.ip = await self.node_address(self.node)
+        elif entry.pending or entry.running:
+            self.log.info("%s: job %s was still starting when the hub restarted; following it",
+                          self.log_name, self.job_id)
+            self.events, self._port_event, self.starting, self.port = [], asyncio.Event(), True, 0
+            try:
+                await self.until_ready({}, base_url, port_timeout=port_timeout)
+            finally:
+                self.starting = False
+        else:
+            return None
+        return self.ip, self.port
+
+    # ------------------------------------------------------------------ running
+    async def job_entry(self, max_age: float) -> tuple[slurm.QueueEntry | None, bool]:
+        """This session's line of the shared squeue: (entry or None, whether Slurm answered)."""
+        try:
+            jobs = await self.poller.get(max_age)
+            if self.poller.error:
+                return None, False
+            if self.job_id not in jobs and self.poller.began_at < self.submitted_at:
+                jobs = await self.poller.get(0, newer_than=self.submitted_at)  # that answer predates the job
+                if self.poller.error:
+                    return None, False
+        except SlurmError as e:
+            self.log.warning("Slurm did not answer about %s's job %s: %s", self.user, self.job_id, e.message)
+            return None, False
+        entry = jobs.get(self.job_id)
+        if entry is None and time.time() - self.submitted_at < self.timing.fresh_job_grace:
+            # a job just submitted is listed, even one that failed at once (--states=all):
+            # missing this soon means a stale answer, not a job gone
+            return None, False
+        return entry, True
+
+    async def poll(self) -> str | None:
+        """None while the job pends or runs (or Slurm does not answer); else why it ended, in words."""
+        if self.starting or not self.job_id:
+            return None
+        entry, answered = await self.job_entry(self.timing.queue_interval)
+        if not answered:
+            return None  # never declare a session dead because slurmctld is away
+        if entry is not None and (entry.pending or entry.running):
+            self.node = entry.nodes or self.node
+            return None
+        state = entry.state if entry else await self.final_state()
+        self.end(state, end_message(state, self.job_id, self.node))
+        return self.last_end["message"]
+
+    async def final_state(self) -> str:
+        """How a job that left squeue ended, from accounting (sacct), or ""."""
+        try:
+            out = await self.runner.run(["sacct", "--noheader", "--parsable2", "--allocations",
+                                         f"--jobs={self.job_id}", "--format=State"])
+        except SlurmError:
+            return ""
+        return out.strip().splitlines()[0] if out.strip() else ""
+
+    async def node_address(self, node: str) -> str:
+        """The address Slurm reports for a node (NodeAddr), not what DNS may say of its name."""
+        snapshot = await self.cluster.get(max_age=60)
+        for n in snapshot.nodes:
+            if n.name == node:
+                return n.addr
+        nodes = slurm.parse_nodes(await self.runner.run(["scontrol", "--oneliner", "show", "node", node]))
+        if not nodes:
+            raise EndedWhileStarting(f"Slurm does not know node {node}")
+        return nodes[0].addr
+
+    # ------------------------------------------------------------------ stopping
+    async def cancel(self):
+        self.log.info("Cancelling %s's job %s", self.user, self.job_id)
+        await self.runner.run(self._as_user("scancel", self.job_id))
+
+    async def stop(self, now: bool = False):
+        """Cancel the job; wait (at most ``stop_wait``) until it has left its node and its GPUs are free."""
+        if not self.job_id:
+            return
+        job = self.job_id
+        await self.cancel()
+        self.end("CANCELLED", f"Your session (Slurm job {job}) was stopped from the hub.")
+        # each look is an answer of the shared squeue begun after the previous one:
+        # many stops at once still make one query at a time
+        deadline = time.monotonic() + (0 if now else self.timing.stop_wait)
+        while time.monotonic() < deadline:
+            try:
+                entry = (await self.poller.get(0, newer_than=time.time())).get(job)
+            except SlurmError:
+                break
+            if entry is None or entry.state not in _LEAVING:
+                break
+            await asyncio.sleep(0.05)

@@ -1,0 +1,139 @@
+"""The pure builders: what the form shows, the batch script, the home page's card, and what a user is
+offered, from output recorded on the local cluster; no hub and no Slurm."""
+
+import json
+import time
+
+import pytest
+
+from spawner import choices, form, offer, slurm
+from spawner.batch_script import SiteSettings, render_batch_script, submit_environment
+from spawner.cluster import ClusterCache, Snapshot
+from spawner.releases import Release
+from spawner.request import ResourceRequest, parse_request
+from spawner.summary import session_summary, time_left
+
+from .playback import CLUSTER, PlaybackRunner, fixture, queue_line
+
+RELEASES = [Release("2026.11", "2026-11-21", "/opt/releases/2026.11", "3.11.2", ("lab", "notebook")),
+            Release("2026.05", "2026-05-02", "/opt/releases/2026.05", "3.11.2", ("lab",))]
+DEFAULTS = {"cores": 1, "memory": 2000, "gpus": 0, "hours": 1, "release": "2026.11"}
+
+
+def snapshot(nodes="scontrol_show_node_busy.txt") -> Snapshot:
+    return Snapshot(nodes=slurm.parse_nodes(fixture(nodes)),
+                    reservations=slurm.parse_reservations(fixture("scontrol_show_reservation.txt")),
+                    partitions={p["PartitionName"]: p for p in slurm.parse_records(fixture("scontrol_show_partition.txt"))},
+                    taken_at=time.mktime((2026, 11, 21, 14, 5, 0, 0, 0, -1)))
+
+
+def view(user="alice", accounts=("proj-a", "proj-b"), **kw):
+    snap = snapshot()
+    usable = choices.usable_reservations(snap.reservations, user, accounts, [], "interactive", 24,
+                                         now=time.mktime((2026, 11, 22, 0, 0, 0, 0, 0, -1)))
+    limits = choices.request_limits(snap.nodes, snap.partitions["interactive"], "interactive", max_hours=0,
+                                    accounts=accounts, reservations=usable, releases=RELEASES, min_memory=100)
+    args = dict(snapshot=snap, partition="interactive", accounts=list(accounts), accounts_from_slurm=True,
+                usable=usable, releases=RELEASES, limits=limits, defaults=DEFAULTS)
+    args.update(kw)
+    return form.form_view(**args)
+
+
+def test_bounds_and_choices_come_from_the_recorded_cluster():
+    v = view()
+    assert (v["limits"].max_cores, v["limits"].max_memory_mb, v["limits"].max_gpus, v["limits"].max_hours) == (
+        8, 30000, 2, 8)
+    assert [r["name"] for r in v["reservations"]] == ["course"]
+    assert v["reservations"][0]["label"] == "course (node04; until 2027-11-21 11:08)"
+    assert v["oversubscribe"] == "5" and v["account_field"] == "select"
+    assert v["values"]["account"] == "proj-a" and v["values"]["release"] == "2026.11"
+    assert v["ui_choices"] == [("lab", "JupyterLab"), ("notebook", "Jupyter Notebook")]
+    assert json.loads(v["interfaces_json"])["2026.05"] == [["lab", "JupyterLab"]]
+    assert v["updated"] == "14:05:00"
+    # bob may not use alice's reservation
+    assert view(user="bob", accounts=("proj-b",))["reservations"] == []
+
+
+def test_prefilled_from_the_last_request_and_corrected_to_what_is_offered():
+    v = view(last_options={"account": "proj-b", "cores": 4, "release": "2026.05", "ui": "notebook",
+                           "reservation": "gone"})
+    assert (v["values"]["account"], v["values"]["cores"], v["values"]["release"]) == ("proj-b", 4, "2026.05")
+    assert v["values"]["ui"] == "lab"  # 2026.05 offers no notebook
+    assert v["values"]["reservation"] == ""  # no longer usable
+
+
+def test_a_refused_post_comes_back_with_its_values_and_messages_by_field():
+    v = view(refused={"values": {"cores": "99", "gpus": "2"}, "errors": {"cores": "must be from 1 to 8 cores, not 99",
+                                                                        "bogus": "unknown field"}})
+    assert v["values"]["cores"] == "99" and v["errors"]["cores"].startswith("must be")
+    assert v["field_errors"] == ["cores"] and v["other_errors"] == [("bogus", "unknown field")]
+    html = form.render_form(v)
+    assert 'id="jsi-cores-error"' in html and "bogus: unknown field" in html
+
+
+def test_the_gpu_warning_follows_the_table():
+    # recorded: node01 has 1 GPU free, node02 and node03 none, node04 is reserved
+    assert view()["table"].max_free_gpus == 1
+    assert not view(last_options={"gpus": 1})["gpu_warning"]
+    assert view(last_options={"gpus": 2})["gpu_warning_text"].startswith("No node has 2 free GPUs")
+    assert form.gpu_warning(2, 1) == "No node has 2 free GPUs right now: your session will wait in the queue."
+    assert form.gpu_warning("x", 0) == ""
+
+
+def test_an_account_less_user_and_a_site_without_accounting():
+    assert view(accounts=())["account_field"] == "none"
+    assert view(accounts=(), accounts_from_slurm=False)["account_field"] == "hidden"
+
+
+def test_the_form_escapes_what_slurm_and_users_send():
+    html = form.render_form(view(last_end="<script>alert(1)</script>",
+                                 refused={"values": {"cores": '"><script>'}, "errors": {"cores": "<b>no</b>"}}))
+    assert "<script>alert" not in html and '"><script>' not in html and "&lt;b&gt;no" in html
+
+
+def test_the_batch_script_is_built_from_the_request_and_the_site():
+    request = parse_request({"account": "proj-b", "cores": 2, "memory": 1500, "gpus": 1, "hours": 3},
+                            view()["limits"], DEFAULTS)
+    settings = SiteSettings(extra_directives=("--qos=normal",), prologue="module load cuda",
+                            server_args=("--debug",))
+    script = render_batch_script(request, RELEASES[0], settings, "/home/alice")
+    for line in ("#SBATCH --account=proj-b", "#SBATCH --cpus-per-task=2", "#SBATCH --mem=1500M",
+                 "#SBATCH --gres=gpu:1", "#SBATCH --time=3:00:00", "#SBATCH --qos=normal",
+                 "#SBATCH --output=/home/alice/.jupyterhub-session-%j.log", "module load cuda",
+                 "/opt/releases/2026.11/bin/batchspawner-singleuser jupyterhub-singleuser --debug"):
+        assert line in script.splitlines(), line
+    with pytest.raises(ValueError):
+        render_batch_script(request, RELEASES[0], SiteSettings(partition="a b"), "/home/alice")
+    with pytest.raises(ValueError):
+        render_batch_script(request, RELEASES[0], SiteSettings(), "/home/al ice")
+
+
+def test_sbatch_gets_the_sessions_variables_and_nothing_of_the_hubs():
+    env = submit_environment({"JUPYTERHUB_API_TOKEN": "t", "JPY_API_TOKEN": "t", "LD_PRELOAD": "x",
+                              "SBATCH_ACCOUNT": "other", "PATH": "/hub/venv/bin"})
+    assert env == {"JUPYTERHUB_API_TOKEN": "t", "JPY_API_TOKEN": "t", "PATH": "/usr/local/bin:/usr/bin:/bin",
+                   "LANG": "C.UTF-8"}
+
+
+def test_the_home_page_card():
+    entry = slurm.parse_squeue(queue_line("RUNNING", "52"))[0]
+    now = choices.timestamp(entry.end_time) - 3900
+    card = session_summary({"cores": 2, "memory": 1500, "gpus": 1, "hours": 1, "account": "proj-b",
+                            "release": "2026.11"}, RELEASES[0], entry, job_id="52", now=now)
+    assert card["node"] == "node01" and card["time_left"] == "1 h 5 min"
+    assert card["release_label"] == "2026.11 (released 2026-11-21)" and card["account"] == "proj-b"
+    ended = session_summary({}, None, None, last_end={"message": "Your session ended."})
+    assert ended["time_left"] == "" and ended["last_end"] == "Your session ended."
+    assert time_left("N/A") == "" and time_left("2026-11-21T10:00:00", now=2e9) == "0 min"
+
+
+async def test_what_a_user_is_offered_comes_from_the_shared_views():
+    runner = PlaybackRunner({**CLUSTER, "sacctmgr show associations": [fixture("sacctmgr_assoc_alice.txt")],
+                             "sacctmgr show user": [fixture("sacctmgr_user_alice.txt")]})
+    settings = offer.OfferSettings(releases_dir="/nonexistent", max_hours=4)
+    given = await offer.gather("alice", runner, ClusterCache(runner, 60), settings)
+    assert given.accounts == ["proj-a", "proj-b"] and given.accounts_from_slurm
+    assert given.limits.max_hours == 4 and given.releases == [] and given.defaults["release"] == ""
+    assert [r.name for r in given.reservations] == ["course"]
+    no_accounting = offer.OfferSettings(use_accounting=False, accounts=("site",))
+    assert (await offer.user_accounts("alice", runner, no_accounting)) == (["site"], False)

@@ -1,0 +1,43 @@
+"""The runner, the one way the package runs Slurm's commands: no shell, a timeout, Slurm's own words."""
+
+import pytest
+
+from spawner.runner import SlurmError, SlurmRunner, default_runner
+
+
+async def test_failures_carry_slurms_message():
+    runner = SlurmRunner()
+    with pytest.raises(SlurmError) as e:
+        await runner.run(["sh", "-c", "echo 'sbatch: error: nope' >&2; exit 1"])
+    assert e.value.message == "nope" and e.value.returncode == 1 and not e.value.unreachable
+
+
+async def test_a_timeout_is_an_unreachable_controller():
+    with pytest.raises(SlurmError) as e:
+        await SlurmRunner(timeout=0.2).run(["sleep", "5"])
+    assert e.value.unreachable and "0.2 s" in e.value.message
+
+
+async def test_a_missing_command_and_input():
+    runner = SlurmRunner()
+    with pytest.raises(SlurmError) as e:
+        await runner.run(["/nonexistent/sbatch"])
+    assert "cannot run" in e.value.message
+    assert await runner.run(["cat"], input="hello") == "hello"
+    # no shell: metacharacters are plain arguments
+    assert await runner.run(["echo", "$(id)", ";", "true"]) == "$(id) ; true\n"
+
+
+async def test_calls_are_counted_by_slurm_command():
+    runner = SlurmRunner()
+    for argv in (["true", "squeue"], ["sudo-less", "-n", "/usr/bin/sbatch"], ["true"]):
+        try:
+            await runner.run(argv)
+        except SlurmError:
+            pass
+    assert runner.calls == {"squeue": 1, "sbatch": 1, "true": 1}
+
+
+def test_one_default_runner_for_the_hub():
+    assert default_runner(5) is default_runner(30)
+    assert default_runner(30).timeout == 30

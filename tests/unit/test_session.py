@@ -1,0 +1,193 @@
+"""A session's life with no hub and no Slurm: a runner plays back recorded output, and the session is
+followed from sbatch to a server that answers, through waits, failures, restarts and stops."""
+
+import asyncio
+import time
+
+import pytest
+
+from spawner.cluster import ClusterCache, JobPoller
+from spawner.session import EndedWhileStarting, GaveUpWaiting, Session, SubmitRefused, Timing
+from spawner.runner import SlurmError
+
+from .playback import CLUSTER, DOWN, PlaybackRunner, fixture, queue_line
+
+JOB = fixture("sbatch_parsable.txt").strip()
+FAST = Timing(startup_poll_interval=0.01, queue_interval=0.01, pending_timeout=60, http_timeout=2, stop_wait=1,
+              fresh_job_grace=0)
+
+
+class Answering:
+    """An HTTP client whose server answers at once; keeps the URLs asked."""
+
+    def __init__(self):
+        self.urls = []
+
+    async def fetch(self, url, **kw):
+        self.urls.append(url)
+
+
+def make_session(answers: dict, timing: Timing = FAST, **kw):
+    runner = PlaybackRunner({**CLUSTER, **answers})
+    saved = []
+    session = Session(user="alice", runner=runner, poller=JobPoller(runner, 0, "jupyterhub-session"),
+                      cluster=ClusterCache(runner, 60), exec_prefix="sudo -n -u {username}", timing=timing,
+                      output_path=lambda job: f"/home/alice/.jupyterhub-session-{job}.log",
+                      save=lambda: saved.append(dict(session.to_state())), http_client=Answering(), **kw)
+    return session, runner, saved
+
+
+async def report_port(session, port=43210, after=0.05):
+    while not session.job_id or session.node == "":
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(after)
+    session.accept_port(port)
+
+
+async def test_a_start_from_sbatch_to_a_server_that_answers():
+    session, runner, saved = make_session({
+        "sbatch": [fixture("sbatch_parsable.txt")],
+        "squeue": [queue_line("PENDING", JOB), queue_line("PENDING", JOB), queue_line("RUNNING", JOB)],
+    })
+    session.accept_token("secret")
+    reporter = asyncio.ensure_future(report_port(session))
+    ip, port = await session.start("#!/bin/bash\n", {"JUPYTERHUB_API_TOKEN": "secret"},
+                                   {"cores": 1, "memory": 100, "gpus": 1}, "/user/alice/")
+    await reporter
+    # the job ran on node01, reached at the NodeAddr Slurm reports for it
+    assert (ip, port, session.node, session.job_id) == ("127.0.1.1", 43210, "node01", JOB)
+    sbatch = next(r for r in runner.ran if r["command"] == "sbatch")
+    assert sbatch["argv"] == ["sudo", "-n", "-u", "alice", "sbatch", "--parsable"]
+    assert sbatch["input"] == "#!/bin/bash\n" and sbatch["env"] == {"JUPYTERHUB_API_TOKEN": "secret"}
+    # the job ID was saved as soon as sbatch answered, before the job ran
+    assert saved[0]["job_id"] == JOB and "node" not in saved[0]
+    messages = [e["message"] for e in session.events]
+    assert messages[:2] == ["Checking your request", f"Submitted as Slurm job {JOB}"]
+    assert any("waiting for a node with 1 free gpu" in m.lower() and "(Resources)" in m for m in messages), messages
+    assert any(m == f"Job {JOB} is running on node01; starting the server" for m in messages)
+    assert messages[-1] == "Server answering; connecting"
+    assert session.http_client.urls[0] == "http://127.0.1.1:43210/user/alice/api"
+    assert not session.starting
+    assert session.to_state()["token_sha256"] != "secret"
+
+
+async def test_sbatch_refusing_says_slurms_reason_and_keeps_no_job():
+    refusal = SlurmError("sbatch", 1, "sbatch: error: Batch job submission failed: Invalid account or "
+                                      "account/partition combination specified")
+    session, runner, saved = make_session({"sbatch": [refusal]})
+    with pytest.raises(SubmitRefused) as e:
+        await session.start("#!/bin/bash\n", {}, {}, "/")
+    assert e.value.status == 400
+    assert e.value.message == ("Slurm refused the session: Batch job submission failed: Invalid account or "
+                               "account/partition combination specified")
+    assert session.job_id == "" and saved == [] and not session.starting
+
+
+async def test_a_job_waiting_too_long_is_cancelled_as_the_user_and_explained():
+    timing = Timing(**{**FAST.__dict__, "pending_timeout": 0.05})
+    session, runner, _ = make_session({"sbatch": [JOB + "\n"], "squeue": [queue_line("PENDING", JOB)],
+                                       "scancel": [""]}, timing)
+    with pytest.raises(GaveUpWaiting) as e:
+        await session.start("#!/bin/bash\n", {}, {"gpus": 2}, "/")
+    assert e.value.status == 503
+    assert f"Your session (Slurm job {JOB}) waited" in e.value.message
+    assert "waiting for a node with 2 free gpus" in e.value.message and "was cancelled" in e.value.message
+    scancel = next(r for r in runner.ran if r["command"] == "scancel")
+    assert scancel["argv"] == ["sudo", "-n", "-u", "alice", "scancel", JOB]
+    assert session.job_id == "" and session.last_end["state"] == "CANCELLED"
+
+
+async def test_a_job_ending_while_starting_says_why_with_the_end_of_its_output():
+    session, runner, _ = make_session({"sbatch": [JOB + "\n"],
+                                       "squeue": [queue_line("PENDING", JOB), queue_line("CANCELLED", JOB)]})
+
+    async def report():  # the job sends the end of its output as it exits
+        while not session.job_id:
+            await asyncio.sleep(0.01)
+        session.accept_failure_report({"exit_code": 3, "output_tail": "boom\n"})
+
+    reporter = asyncio.ensure_future(report())
+    with pytest.raises(EndedWhileStarting) as e:
+        await session.start("#!/bin/bash\n", {}, {}, "/")
+    await reporter
+    message = e.value.message
+    assert message.startswith(f"Your session (Slurm job {JOB}) ended before the server started: "
+                              "it was cancelled outside the hub")
+    assert "Exit code 3. The end of its output:\nboom" in message
+    assert message.endswith(f"The whole output is in /home/alice/.jupyterhub-session-{JOB}.log.")
+    assert session.job_id == ""
+
+
+async def test_a_job_gone_from_the_queue_is_asked_of_accounting():
+    session, runner, _ = make_session({"squeue": [""], "sacct": ["TIMEOUT\n"]})
+    session.from_state({"job_id": JOB, "node": "node01", "submitted_at": time.time() - 600})
+    ended = await session.poll()
+    assert ended == f"Your session (Slurm job {JOB}) ended: it reached its time limit (walltime)."
+    assert "--jobs=" + JOB in next(r for r in runner.ran if r["command"] == "sacct")["argv"]
+
+
+async def test_poll_never_declares_a_session_dead_while_slurm_is_away():
+    session, runner, _ = make_session({"squeue": [DOWN]})
+    session.from_state({"job_id": JOB, "submitted_at": time.time() - 600})
+    assert await session.poll() is None
+    assert session.job_id == JOB and session.last_end == {}
+
+
+async def test_poll_follows_a_running_job():
+    session, _, _ = make_session({"squeue": [queue_line("RUNNING", JOB)]})
+    session.from_state({"job_id": JOB, "submitted_at": time.time() - 600})
+    assert await session.poll() is None
+    assert session.node == "node01"
+
+
+async def test_a_job_just_submitted_is_not_taken_for_gone_by_a_stale_answer():
+    session, _, _ = make_session({"squeue": [""]}, Timing(**{**FAST.__dict__, "fresh_job_grace": 10}))
+    session.from_state({"job_id": JOB, "submitted_at": time.time()})
+    assert await session.job_entry(0) == (None, False)
+
+
+async def test_stop_cancels_and_waits_until_the_job_has_left():
+    session, runner, _ = make_session({"scancel": [""], "squeue": [queue_line("RUNNING", JOB),
+                                                                   queue_line("CANCELLED", JOB)]})
+    session.from_state({"job_id": JOB, "node": "node01", "submitted_at": time.time() - 600})
+    await session.stop()
+    assert runner.commands().count("squeue") == 2  # looked until the job was no longer running
+    assert session.last_end["message"] == f"Your session (Slurm job {JOB}) was stopped from the hub."
+
+
+async def test_stop_without_a_job_runs_nothing():
+    session, runner, _ = make_session({})
+    await session.stop()
+    assert runner.ran == []
+
+
+async def test_resume_after_a_restart_finds_the_server_at_its_node():
+    session, _, _ = make_session({"squeue": [queue_line("RUNNING", JOB)]})
+    session.from_state({"job_id": JOB, "node": "node01", "submitted_at": time.time() - 600})
+    session.port = 43210  # the hub's database keeps the server's port
+    assert await session.resume("/user/alice/", port_timeout=1) == ("127.0.1.1", 43210)
+
+
+async def test_resume_follows_a_job_that_was_still_waiting():
+    session, _, _ = make_session({"squeue": [queue_line("PENDING", JOB), queue_line("RUNNING", JOB)]})
+    session.from_state({"job_id": JOB, "submitted_at": time.time() - 5})
+    reporter = asyncio.ensure_future(report_port(session, 40000))
+    assert await session.resume("/user/alice/", port_timeout=5) == ("127.0.1.1", 40000)
+    await reporter
+    assert not session.starting
+
+
+async def test_resume_says_nothing_while_slurm_is_away():
+    session, _, _ = make_session({"squeue": [DOWN]})
+    session.from_state({"job_id": JOB, "submitted_at": time.time() - 600})
+    assert await session.resume("/", port_timeout=1) is None
+
+
+def test_state_round_trip_keeps_how_the_last_session_ended():
+    session, _, _ = make_session({})
+    session.from_state({"job_id": JOB, "node": "node01", "submitted_at": 12.5, "token_sha256": "ab",
+                        "last_end": {"message": "ended"}})
+    assert session.to_state() == {"job_id": JOB, "node": "node01", "submitted_at": 12.5, "token_sha256": "ab",
+                                  "last_end": {"message": "ended"}}
+    session.clear()
+    assert session.to_state() == {"last_end": {"message": "ended"}}

@@ -54,6 +54,11 @@ c.JupyterHub.bind_url = "http://127.0.0.1:8000"
 # nodes set hub_bind_url to an address they can reach (hub_connect_ip).
 c.JupyterHub.hub_bind_url = "http://127.0.0.1:8081"
 
+# --- TLS inside the hub: the hub, its proxy and every session prove who they are with
+# certificates the hub signs (sessions get theirs through the job's environment). A process
+# on a node that binds a port a session left free cannot pass for that session.
+c.JupyterHub.internal_ssl = True
+
 # --- the site's settings -------------------------------------------------------------------
 _site = os.path.join(os.path.dirname(os.path.abspath(__file__)), "site_config.py")
 if os.path.exists(_site):

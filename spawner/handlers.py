@@ -1,8 +1,10 @@
 """The hub's API handlers added or replaced by this package.
 
 ``GET /hub/api/slurm-interactive/availability[?reservation=NAME]``
-    The table of free resources for the logged-in user (cookie or token), as JSON,
-    from the hub's one shared view of the cluster.
+    The table of free resources for the logged-in user, as JSON, from the hub's
+    one shared view of the cluster. It needs the scope to start one's own
+    servers (``servers!user=NAME``, which a user's login has): a token limited
+    to reading names gets 403, and so does a call with no credentials.
 
 ``POST /hub/api/batchspawner``
     The running server reports its port. Replaces batchspawner's handler, which
@@ -14,27 +16,54 @@
 
 ``POST /hub/api/slurm-interactive/failure``
     A server that failed reports the end of its job's output (the hub cannot read
-    the user's files), with the same token, while its spawner is starting.
+    the user's files), with the same token, while its spawner is starting. Control
+    characters (ANSI escapes, carriage returns) are removed before it is kept,
+    logged or shown, so a job cannot forge or erase lines of the hub's log.
+
+``POST /hub/api/slurm-interactive/exited``
+    The job says its server has exited (for any reason: a crash, the OOM killer,
+    scancel, the walltime), with the server's token. The hub removes the route at
+    once, so that nothing else listening on the freed port of that node is sent
+    the user's requests, and stops the server, which revokes its token. It answers
+    before the stop is over: the job is waiting for the answer before it ends.
+
+Every body must be a JSON object of at most 64 KiB; anything else, nested JSON
+that would exhaust the parser included, is answered 400.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import re
 
 from jupyterhub.apihandlers import APIHandler, default_handlers
 from tornado import web
 
 from .request import NAME
 
+#: ANSI escape sequences (CSI, OSC and two-character ones), removed whole.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+#: Control characters other than newline and tab.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean_text(text: str) -> str:
+    """Text from a job with ANSI escapes and control characters removed; newlines and tabs kept."""
+    return _CONTROL.sub("", _ANSI.sub("", text.replace("\r\n", "\n")))
+
 
 class AvailabilityHandler(APIHandler):
-    @web.authenticated
     async def get(self):
         user = self.current_user
+        if user is None:
+            raise web.HTTPError(403, "Missing or invalid credentials")
         spawner = getattr(user, "spawner", None) if getattr(user, "kind", "user") == "user" else None
         if spawner is None or not hasattr(spawner, "availability"):
             raise web.HTTPError(403, "Only users of the interactive sessions can see the free resources")
+        if not self.has_scope(f"servers!user={user.name}"):
+            raise web.HTTPError(403, "This token may not start servers, so it is not shown the free resources")
         reservation = self.get_argument("reservation", "")
         if reservation and not NAME.match(reservation):
             raise web.HTTPError(400, "reservation: not a reservation name")
@@ -48,7 +77,8 @@ class _FromStartingServer(APIHandler):
 
     max_body = 64 * 1024
 
-    def starting_session(self):
+    def own_spawner(self):
+        """The spawner whose server holds the token of this request."""
         user = self.current_user
         if user is None or getattr(user, "kind", "user") != "user" or not hasattr(user, "spawners"):
             raise web.HTTPError(403, "Only a session's own server may call this")
@@ -56,17 +86,21 @@ class _FromStartingServer(APIHandler):
         for spawner in user.spawners.values():
             session = getattr(spawner, "session", None)
             if session is not None and session.token_sha256 and session.token_sha256 == digest:
-                if not session.starting:
-                    raise web.HTTPError(409, "This server is not starting")
-                return session
-        raise web.HTTPError(403, "This token is not a starting server's token")
+                return spawner
+        raise web.HTTPError(403, "This token is not a session server's token")
+
+    def starting_session(self):
+        session = self.own_spawner().session
+        if not session.starting:
+            raise web.HTTPError(409, "This server is not starting")
+        return session
 
     def json_object(self) -> dict:
         if len(self.request.body or b"") > self.max_body:
             raise web.HTTPError(413, "Body too large")
         try:
             body = json.loads(self.request.body or b"")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise web.HTTPError(400, "Body must be a JSON object")
         if not isinstance(body, dict):
             raise web.HTTPError(400, "Body must be a JSON object")
@@ -102,14 +136,47 @@ class FailureHandler(_FromStartingServer):
         session = self.starting_session()
         if str(body.get("job_id", "")) != str(session.job_id):
             raise web.HTTPError(409, "Not this session's job")
-        session.accept_failure_report({"exit_code": code, "output_tail": tail[-4000:]})
+        session.accept_failure_report({"exit_code": code, "output_tail": clean_text(tail[-4000:])})
         self.set_status(201)
         self.finish(json.dumps({"message": "report received"}))
+
+
+class ExitedHandler(_FromStartingServer):
+    """The job's server has exited: take its route away now, then stop it (which revokes its token)."""
+
+    @web.authenticated
+    async def post(self):
+        body = self.json_object()
+        if not set(body) <= {"job_id", "exit_code"}:
+            raise web.HTTPError(400, "Unknown fields")
+        spawner = self.own_spawner()
+        if str(body.get("job_id", "")) != str(spawner.session.job_id):
+            raise web.HTTPError(409, "Not this session's job")
+        self.log.info("%s: the server of job %s exited; removing its route", spawner._log_name,
+                      spawner.session.job_id)
+        code = body.get("exit_code")
+        if code is not None and (isinstance(code, bool) or not isinstance(code, int)):
+            raise web.HTTPError(400, "exit_code must be an integer")
+        spawner.session.note_server_exited(code)
+        if not spawner.session.starting and spawner.ready and not spawner.pending:
+            # the hub's own stop, which takes the route away first, then the server and its token. Not
+            # awaited: the job is waiting for this answer before it ends, and the stop asks Slurm how
+            # the job ended.
+            asyncio.ensure_future(self._stop(spawner))
+        self.set_status(201)
+        self.finish(json.dumps({"message": "stopping"}))
+
+    async def _stop(self, spawner):
+        try:
+            await self.stop_single_user(spawner.user, spawner.name)
+        except Exception:  # noqa: BLE001 - the poll notices the end anyway
+            self.log.exception("%s: could not stop the exited server", spawner._log_name)
 
 
 HANDLERS = [
     (r"/api/slurm-interactive/availability", AvailabilityHandler),
     (r"/api/slurm-interactive/failure", FailureHandler),
+    (r"/api/slurm-interactive/exited", ExitedHandler),
     (r"/api/batchspawner", PortHandler),
 ]
 

@@ -85,6 +85,7 @@ class Session:
         self.log_name = log_name or user
         self.save = save  # writes the state to the hub's database at once
         self.http_client = http_client
+        self.ssl_options = None  # the hub's client context when sessions serve https (internal_ssl)
         # what the hub keeps (to_state / from_state)
         self.job_id = ""
         self.node = ""
@@ -96,6 +97,7 @@ class Session:
         self.events: list[dict] = []
         self.starting = False
         self.failure_report: dict | None = None
+        self.server_exited = False
         self._port_event = asyncio.Event()
 
     # ------------------------------------------------------------------ state
@@ -148,6 +150,15 @@ class Session:
     def accept_failure_report(self, report: dict):
         self.failure_report = report
 
+    def note_server_exited(self, exit_code: int | None = None):
+        """The job said its server has exited: the session is over, whatever squeue says for now."""
+        self.server_exited = True
+        state = "COMPLETED" if exit_code == 0 else "FAILED"
+        message = end_message(state, self.job_id, self.node)
+        if exit_code:
+            message = message[:-1] + f" (exit status {exit_code})."
+        self.end(state, message)
+
     # ------------------------------------------------------------------ starting
     async def start(self, script: str, env: dict, request: dict, base_url: str):
         """Submit the job and follow it until its server answers; return (ip, port).
@@ -155,7 +166,7 @@ class Session:
         Raises :class:`SessionError` with a message for the user when it cannot be had."""
         self.events, self.failure_report, self._port_event = [], None, asyncio.Event()
         self.ip, self.port, self.node, self.job_id = "0.0.0.0", 0, "", ""
-        self.starting = True
+        self.starting, self.server_exited = True, False
         try:
             self.event(0, "Checking your request")
             await self.submit(script, env)
@@ -242,11 +253,14 @@ class Session:
         back-off) finds it at the first try. Gives up quietly after http_timeout: the hub's check decides."""
         if self.http_client is None:
             self.http_client = AsyncHTTPClient()
-        url = f"http://{self.ip}:{self.port}{base_url or '/'}api"
+        scheme = "https" if self.ssl_options is not None else "http"
+        url = f"{scheme}://{self.ip}:{self.port}{base_url or '/'}api"
+        options = {"ssl_options": self.ssl_options} if self.ssl_options is not None else {}
         deadline = time.monotonic() + self.timing.http_timeout
         while time.monotonic() < deadline:
             try:
-                await self.http_client.fetch(url, raise_error=False, request_timeout=2, follow_redirects=False)
+                await self.http_client.fetch(url, raise_error=False, request_timeout=2, follow_redirects=False,
+                                             **options)
                 return
             except (OSError, HTTPClientError):
                 pass
@@ -318,6 +332,8 @@ class Session:
         """None while the job pends or runs (or Slurm does not answer); else why it ended, in words."""
         if self.starting or not self.job_id:
             return None
+        if self.server_exited:
+            return await self.settle()
         entry, answered = await self.job_entry(self.timing.queue_interval)
         if not answered:
             return None  # never declare a session dead because slurmctld is away
@@ -326,7 +342,25 @@ class Session:
             return None
         state = entry.state if entry else await self.final_state()
         self.end(state, end_message(state, self.job_id, self.node))
+        self.job_id = ""  # ended: nothing left to cancel when the hub stops the server
         return self.last_end["message"]
+
+    async def settle(self, within: float = 3.0) -> str:
+        """The job said its server exited: how the job ended, as Slurm says once the job has left its node
+        (scancel, walltime, node failure), else as the job said (a crash, the OOM killer)."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                entry = (await self.poller.get(0, newer_than=time.time())).get(self.job_id)
+            except SlurmError:
+                break
+            if entry is not None and entry.state not in _LEAVING:
+                if entry.state not in ("COMPLETED", "FAILED"):  # those the job told, with its exit status
+                    self.end(entry.state, end_message(entry.state, self.job_id, self.node))
+                break
+            await asyncio.sleep(0.2)
+        self.job_id = ""
+        return self.last_end.get("message") or end_message("COMPLETED")
 
     async def final_state(self) -> str:
         """How a job that left squeue ended, from accounting (sacct), or ""."""
@@ -359,7 +393,8 @@ class Session:
             return
         job = self.job_id
         await self.cancel()
-        self.end("CANCELLED", f"Your session (Slurm job {job}) was stopped from the hub.")
+        if not self.server_exited:  # else the job said how it ended
+            self.end("CANCELLED", f"Your session (Slurm job {job}) was stopped from the hub.")
         # each look is an answer of the shared squeue begun after the previous one:
         # many stops at once still make one query at a time
         deadline = time.monotonic() + (0 if now else self.timing.stop_wait)

@@ -22,12 +22,12 @@ import dataclasses
 import pwd
 
 from batchspawner import SlurmSpawner
-from jupyterhub.utils import url_path_join
+from jupyterhub.utils import make_ssl_context, url_path_join
 from sqlalchemy.orm import object_session
 from tornado import web
 from traitlets import Any, Bool, Dict, Float, Integer, List, Unicode, default
 
-from . import batch_script, form, offer
+from . import batch_script, certs, form, offer
 from .availability import build_table
 from .cluster import shared_accounts, shared_cluster, shared_poller
 from .releases import INTERFACE_URLS, list_releases
@@ -311,15 +311,16 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         if self.server:
             self.server.port = 0
         session = self.session
-        session.timing = self._timing()
+        session.timing, session.ssl_options = self._timing(), self._hub_ssl_context()
         session.accept_token(self.api_token)
         session.last_end = {}
+        self._revoke_stale_tokens()
         request = await self.resource_request()
         self.default_url = INTERFACE_URLS.get(request.ui, "/lab")
         self.log.info("Submitting %s's session: %s", self.user.name, request)
         try:
             return await session.start(self.render_batch_script(request),
-                                       batch_script.submit_environment(self.get_env()),
+                                       batch_script.submit_environment({**self.get_env(), **self._ssl_environment}),
                                        request.as_options(), self.server.base_url if self.server else "/")
         except SessionError as e:
             if e.status == 400:  # what made Slurm refuse may be an association removed meanwhile
@@ -338,8 +339,8 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         ended = await self.session.poll()
         if ended is None:
             return None
+        # the state is cleared by the hub's stop that follows, after it has revoked the server's token
         self.log.info("%s: %s", self._log_name, ended)
-        self.clear_state()
         self._forget_options()
         return 1
 
@@ -350,7 +351,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         session = self.session
         if not session.port and self.server and self.server.port:
             session.port = self.server.port
-        session.timing = self._timing()
+        session.timing, session.ssl_options = self._timing(), self._hub_ssl_context()
         try:
             where = await session.resume(self.server.base_url if self.server else "/", self.http_timeout)
         except Exception as e:  # noqa: BLE001 - never stop the hub from starting
@@ -368,6 +369,49 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         """Cancel the job; wait (briefly) until its GPUs are free."""
         await self.session.stop(now)
         self._forget_options()
+
+    # ------------------------------------------------------------------ internal SSL (spawner.certs)
+    async def create_certs(self):
+        """The session's certificate names every node address of the partition (Slurm picks the node later)."""
+        configured = list(self.ssl_alt_names)
+        try:
+            names = certs.node_alt_names((await self.cluster().get()).nodes, self.partition)
+        except SlurmError as e:
+            self.log.warning("%s: no node addresses for the certificate: %s", self._log_name, e.message)
+            names = []
+        self.ssl_alt_names = configured + [n for n in names if n not in configured]
+        try:
+            return await super().create_certs()
+        finally:
+            self.ssl_alt_names = configured
+
+    _ssl_environment: dict = {}
+
+    def move_certs(self, paths):
+        """The key and certificates go to the job in its environment; the job writes them to a private
+        directory and points JUPYTERHUB_SSL_* at them (the batch script)."""
+        self._ssl_environment = certs.pem_environment(paths)
+        return {"keyfile": "", "certfile": "", "cafile": ""}
+
+    def _hub_ssl_context(self):
+        settings = getattr(self.user, "settings", None) or {}
+        if not self.internal_ssl:
+            return None
+        return make_ssl_context(settings.get("internal_ssl_key"), settings.get("internal_ssl_cert"),
+                                cafile=settings.get("internal_ssl_ca"))
+
+    def _revoke_stale_tokens(self):
+        """Server tokens of this server other than the new one: left by a session that ended outside the
+        hub under an older version (which lost them), they would still open the user's next session."""
+        if self.user is None or getattr(self.user, "orm_user", None) is None:
+            return
+        note = f"Server at {self.server.base_url if self.server else url_path_join(self.user.url, self.name, '/')}"
+        stale = [t for t in self.user.orm_user.api_tokens if t.note == note and not t.match(self.api_token)]
+        for token in stale:
+            self.db.delete(token)
+        if stale:
+            self.log.info("%s: revoked %d stale server token(s)", self._log_name, len(stale))
+            self.db.commit()
 
     # ------------------------------------------------------------------ the saved state
     def clear_state(self):

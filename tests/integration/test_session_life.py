@@ -142,10 +142,14 @@ def test_a_session_reaching_its_walltime_is_noticed_and_explained(hub, clean):
     assert hub.start("alice", {}).status_code in (201, 202)
     hub.wait_ready("alice")
     job = job_of(hub, "alice")
+    token = server_token("alice")
     sh("scontrol", "update", f"jobid={job}", "timelimit=00:00:01")
     wait_for(lambda: hub.server("alice") is None, 120, 1, what="the hub to notice the walltime")
     page = Browser("alice").form().text
     assert f"Slurm job {job}" in page and "time limit" in page
+    # the session's token ended with it
+    assert requests.get(f"{HUB}/hub/api/user", headers={"Authorization": f"token {token}"},
+                        timeout=10).status_code == 403
 
 
 def test_a_server_failing_at_start_shows_the_end_of_its_output(hub, clean):
@@ -168,6 +172,9 @@ def test_a_server_failing_at_start_shows_the_end_of_its_output(hub, clean):
         page = Browser("bob").form().text
         assert "boom: this release cannot start" in page
         assert "Exit code 3" in page
+        # a failed start leaves no token behind
+        assert not [t for t in hub.api("GET", "/users/bob/tokens").json()["api_tokens"]
+                    if t["note"] == "Server at /user/bob/"]
     finally:
         sh("rm", "-rf", broken)
 

@@ -79,7 +79,7 @@ def test_shell_values_are_quoted(releases_dir):
     release = list_releases(str(releases_dir))[0]
     request = ResourceRequest(cores=1, memory=2000, gpus=0, hours=1, release="2026.11", ui="lab")
     script = render(release, request, command=["/opt/x y/bin/run", "--name=$(id)"])
-    assert "\n'/opt/x y/bin/run' '--name=$(id)'\n" in script
+    assert "\n'/opt/x y/bin/run' '--name=$(id)' &\n" in script
 
 
 @pytest.mark.parametrize("bad", ["proj-a\n#SBATCH --uid=0", "a b", "x;id", "$(id)", "'q'"])

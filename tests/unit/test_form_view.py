@@ -100,7 +100,7 @@ def test_the_batch_script_is_built_from_the_request_and_the_site():
     for line in ("#SBATCH --account=proj-b", "#SBATCH --cpus-per-task=2", "#SBATCH --mem=1500M",
                  "#SBATCH --gres=gpu:1", "#SBATCH --time=3:00:00", "#SBATCH --qos=normal",
                  "#SBATCH --output=/home/alice/.jupyterhub-session-%j.log", "module load cuda",
-                 "/opt/releases/2026.11/bin/batchspawner-singleuser jupyterhub-singleuser --debug"):
+                 "/opt/releases/2026.11/bin/batchspawner-singleuser jupyterhub-singleuser --debug &"):
         assert line in script.splitlines(), line
     with pytest.raises(ValueError):
         render_batch_script(request, RELEASES[0], SiteSettings(partition="a b"), "/home/alice")

@@ -191,3 +191,19 @@ def test_state_round_trip_keeps_how_the_last_session_ended():
                                   "last_end": {"message": "ended"}}
     session.clear()
     assert session.to_state() == {"last_end": {"message": "ended"}}
+
+
+async def test_a_server_that_exited_ends_as_slurm_says_once_the_job_has_left():
+    session, runner, _ = make_session({"squeue": [queue_line("RUNNING", JOB), queue_line("CANCELLED", JOB)]})
+    session.from_state({"job_id": JOB, "node": "node01", "submitted_at": time.time() - 600})
+    session.note_server_exited(143)
+    ended = await session.poll()
+    assert ended == f"Your session (Slurm job {JOB}) ended: it was cancelled outside the hub (scancel by you or an administrator)."
+    assert session.job_id == "" and await session.poll() is None
+
+
+async def test_a_server_that_crashed_says_its_exit_status():
+    session, runner, _ = make_session({"squeue": [queue_line("RUNNING", JOB), queue_line("RUNNING", JOB)]})
+    session.from_state({"job_id": JOB, "node": "node01", "submitted_at": time.time() - 600})
+    session.note_server_exited(137)
+    assert await session.settle(within=0.3) == f"Your session (Slurm job {JOB}) ended: the server failed (exit status 137)."

@@ -14,6 +14,9 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
+from jupyterhub.utils import make_ssl_context
+
+from .runner import SlurmError
 from .slurm import Node
 
 #: The environment variables that carry the session's PEM files to the job, by JupyterHub's cert_paths key.
@@ -49,3 +52,22 @@ def pem_environment(cert_paths: dict) -> dict:
     """The session's key, certificate and client CA, read from the hub's certificate store, as the
     environment variables the batch script turns back into files."""
     return {PEM_VARIABLES[key]: Path(path).read_text() for key, path in cert_paths.items() if key in PEM_VARIABLES}
+
+
+async def session_alt_names(cluster, partition: str, configured: list[str], log) -> list[str]:
+    """The site's ``ssl_alt_names`` and every node address of the partition, from the shared cluster view."""
+    try:
+        names = node_alt_names((await cluster.get()).nodes, partition)
+    except SlurmError as e:
+        log.warning("No node addresses for a session's certificate: %s", e.message)
+        names = []
+    return list(configured) + [n for n in names if n not in configured]
+
+
+def hub_client_context(spawner):
+    """The hub's own TLS client context, to reach a session that serves https (None without internal_ssl)."""
+    if not spawner.internal_ssl:
+        return None
+    settings = getattr(spawner.user, "settings", None) or {}
+    return make_ssl_context(settings.get("internal_ssl_key"), settings.get("internal_ssl_cert"),
+                            cafile=settings.get("internal_ssl_ca"))

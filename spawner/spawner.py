@@ -22,12 +22,12 @@ import dataclasses
 import pwd
 
 from batchspawner import SlurmSpawner
-from jupyterhub.utils import make_ssl_context, url_path_join
+from jupyterhub.utils import url_path_join
 from sqlalchemy.orm import object_session
 from tornado import web
 from traitlets import Any, Bool, Dict, Float, Integer, List, Unicode, default
 
-from . import batch_script, certs, form, offer
+from . import batch_script, certs, form, offer, tokens
 from .availability import build_table
 from .cluster import shared_accounts, shared_cluster, shared_poller
 from .releases import INTERFACE_URLS, list_releases
@@ -45,111 +45,61 @@ class InteractiveSlurmSpawner(SlurmSpawner):
     """Start each user's server as a job on the interactive Slurm partition."""
 
     # ------------------------------------------------------------------ site settings
-    partition = Unicode(
-        "interactive",
-        help="The Slurm partition sessions run in: an oversubscribed partition of GPU nodes "
-        "(OverSubscribe=FORCE:5 shares each core among up to five jobs).",
-    ).tag(config=True)
-
-    releases_dir = Unicode(
-        "/opt/releases",
-        help="The directory holding the software releases, one sub-directory each with a "
-        "release.json manifest and a Python environment with jupyterhub-singleuser.",
-    ).tag(config=True)
-
+    partition = Unicode("interactive", help="The Slurm partition sessions run in: an oversubscribed partition of "
+                        "GPU nodes (OverSubscribe=FORCE:5 shares each core among up to five jobs).").tag(config=True)
+    releases_dir = Unicode("/opt/releases", help="The directory of the software releases, one sub-directory each "
+                           "with a release.json manifest and a Python environment with jupyterhub-singleuser."
+                           ).tag(config=True)
     default_cores = Integer(1, help="Cores of a session when the user does not choose.").tag(config=True)
     default_memory = Integer(2000, help="Memory of a session in MB when the user does not choose.").tag(config=True)
     default_gpus = Integer(0, help="GPUs of a session when the user does not choose.").tag(config=True)
     default_hours = Integer(1, help="Walltime of a session in hours when the user does not choose.").tag(config=True)
-
-    max_hours = Integer(
-        0,
-        help="The longest session in hours. 0 means the partition's MaxTime as Slurm reports it.",
-    ).tag(config=True)
-
-    job_name = Unicode(
-        "jupyterhub-session",
-        help="The Slurm job name of sessions, to recognise them in squeue.",
-    ).tag(config=True)
-
-    output_file = Unicode(
-        "{home}/.jupyterhub-session-%j.log",
-        help="The job's output file; {home} is the user's home, %j the job ID (a dot file, out of the way in the file browser). It is created "
-        "readable by its owner only.",
-    ).tag(config=True)
-
-    extra_sbatch_options = List(
-        Unicode(),
-        help="Further #SBATCH options for every session, e.g. ['--qos=interactive']. Each must "
-        "be plain words (no quotes or shell characters).",
-    ).tag(config=True)
-
-    prologue = Unicode(
-        "",
-        help="Shell lines run in the job before the server starts (site-wide, not per user).",
-    ).tag(config=True)
-
+    max_hours = Integer(0, help="The longest session in hours. 0 means the partition's MaxTime as Slurm reports it."
+                        ).tag(config=True)
     min_memory = Integer(100, help="The least memory in MB a session may ask for.").tag(config=True)
-
-    use_accounting = Bool(
-        True,
-        help="Read each user's accounts from Slurm accounting (sacctmgr). Turn off on sites without "
-        "slurmdbd: then the form offers the accounts listed in `accounts`, or no account field.",
-    ).tag(config=True)
-
-    accounts = List(
-        Unicode(),
-        help="Accounts to offer where Slurm accounting is not used (use_accounting off, or no slurmdbd). "
-        "Empty: the form has no account field and jobs use Slurm's default.",
-    ).tag(config=True)
-
-    accounts_cache_seconds = Float(
-        60, help="How long a user's accounts, read from sacctmgr, are kept before asking again."
-    ).tag(config=True)
-
-    reservation_lookahead_hours = Integer(
-        24, help="Reservations starting within this many hours are offered along with the active ones."
-    ).tag(config=True)
-
-    availability_interval = Float(
-        5,
-        help="Seconds between two looks at the cluster (nodes, reservations, partitions). However many "
-        "users have the form open, Slurm is asked at most once per interval; the table in the form "
-        "refreshes itself at this pace.",
-    ).tag(config=True)
-
-    queue_interval = Float(
-        10.0,
-        help="Seconds between two looks at the queue for the running sessions: one squeue for all of "
-        "this hub's jobs, shared by every session, however many there are.",
-    ).tag(config=True)
-
-    startup_poll_interval = Float(
-        0.25,
-        help="Seconds between two looks at the queue while a session starts (still one squeue for "
-        "all the sessions starting at that moment).",
-    ).tag(config=True)
-
-    pending_timeout = Integer(
-        0,
-        help="Seconds a session may wait in the queue before it is cancelled and the user told why. "
-        "0 means start_timeout minus 30 seconds.",
-    ).tag(config=True)
-
-    stop_wait = Float(
-        3, help="Seconds Stop waits for the cancelled job to leave the node (its GPUs are then free)."
-    ).tag(config=True)
-
-    slurm_timeout = Integer(
-        30, help="Seconds to wait for a Slurm command before treating the controller as unreachable."
-    ).tag(config=True)
+    job_name = Unicode("jupyterhub-session", help="The Slurm job name of sessions, to recognise them in squeue."
+                       ).tag(config=True)
+    output_file = Unicode("{home}/.jupyterhub-session-%j.log", help="The job's output file; {home} is the user's home, "
+                          "%j the job ID (a dot file, out of the way in the file browser). It is created readable by "
+                          "its owner only.").tag(config=True)
+    extra_sbatch_options = List(Unicode(), help="Further #SBATCH options for every session, e.g. "
+                                "['--qos=interactive']. Each must be plain words (no quotes or shell characters)."
+                                ).tag(config=True)
+    prologue = Unicode("", help="Shell lines run in the job before the server starts (site-wide, not per user)."
+                       ).tag(config=True)
+    use_accounting = Bool(True, help="Read each user's accounts from Slurm accounting (sacctmgr). Turn off on sites "
+                          "without slurmdbd: then the form offers the accounts listed in `accounts`, or no account "
+                          "field.").tag(config=True)
+    accounts = List(Unicode(), help="Accounts to offer where Slurm accounting is not used (use_accounting off, or no "
+                    "slurmdbd). Empty: the form has no account field and jobs use Slurm's default.").tag(config=True)
+    accounts_cache_seconds = Float(60, help="How long a user's accounts, read from sacctmgr, are kept before asking "
+                                   "again.").tag(config=True)
+    reservation_lookahead_hours = Integer(24, help="Reservations starting within this many hours are offered along "
+                                          "with the active ones.").tag(config=True)
+    availability_interval = Float(5, help="Seconds between two looks at the cluster (nodes, reservations, "
+                                  "partitions). However many users have the form open, Slurm is asked at most once "
+                                  "per interval; the table in the form refreshes itself at this pace.").tag(config=True)
+    queue_interval = Float(10.0, help="Seconds between two looks at the queue for the running sessions: one squeue "
+                           "for all of this hub's jobs, shared by every session, however many there are."
+                           ).tag(config=True)
+    startup_poll_interval = Float(0.25, help="Seconds between two looks at the queue while a session starts (still "
+                                  "one squeue for all the sessions starting at that moment).").tag(config=True)
+    pending_timeout = Integer(0, help="Seconds a session may wait in the queue before it is cancelled and the user "
+                              "told why. 0 means start_timeout minus 30 seconds.").tag(config=True)
+    stop_wait = Float(3, help="Seconds Stop waits for the cancelled job to leave the node (its GPUs are then free)."
+                      ).tag(config=True)
+    slurm_timeout = Integer(30, help="Seconds to wait for a Slurm command before treating the controller as "
+                            "unreachable.").tag(config=True)
+    runner = Any(help="The object that runs Slurm's commands: ``await runner.run(argv, input=None, env=None)`` "
+                 "returns the standard output or raises spawner.runner.SlurmError. Every Slurm command of the hub "
+                 "goes through it. The default runs them as subprocesses of the hub; a site whose hub is not a Slurm "
+                 "client may give one that runs them elsewhere, and tests give one that plays back recorded output."
+                 ).tag(config=True)
 
     # ------------------------------------------------------------------ batchspawner traits
-    exec_prefix = Unicode(
-        "sudo -n -u {username}",
-        help="How the hub runs sbatch and scancel as the user. sudoers must allow exactly "
-        "these two commands, and keep JUPYTERHUB_* in the environment (env_keep).",
-    ).tag(config=True)
+    exec_prefix = Unicode("sudo -n -u {username}", help="How the hub runs sbatch and scancel as the user. sudoers "
+                          "must allow exactly these two commands, and keep JUPYTERHUB_* in the environment (env_keep)."
+                          ).tag(config=True)
 
     @default("env_keep")
     def _env_keep_default(self):
@@ -164,13 +114,6 @@ class InteractiveSlurmSpawner(SlurmSpawner):
     @default("cmd")
     def _cmd_default(self):
         return ["jupyterhub-singleuser"]
-
-    runner = Any(
-        help="The object that runs Slurm's commands: ``await runner.run(argv, input=None, env=None)`` returns "
-        "the standard output or raises spawner.runner.SlurmError. Every Slurm command of the hub goes through "
-        "it. The default runs them as subprocesses of the hub; a site whose hub is not a Slurm client may give "
-        "one that runs them elsewhere, and tests give one that plays back recorded output.",
-    ).tag(config=True)
 
     @default("runner")
     def _runner_default(self):
@@ -311,10 +254,10 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         if self.server:
             self.server.port = 0
         session = self.session
-        session.timing, session.ssl_options = self._timing(), self._hub_ssl_context()
+        session.timing, session.ssl_options = self._timing(), certs.hub_client_context(self)
         session.accept_token(self.api_token)
         session.last_end = {}
-        self._revoke_stale_tokens()
+        tokens.revoke_stale_server_tokens(self)
         request = await self.resource_request()
         self.default_url = INTERFACE_URLS.get(request.ui, "/lab")
         self.log.info("Submitting %s's session: %s", self.user.name, request)
@@ -351,7 +294,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         session = self.session
         if not session.port and self.server and self.server.port:
             session.port = self.server.port
-        session.timing, session.ssl_options = self._timing(), self._hub_ssl_context()
+        session.timing, session.ssl_options = self._timing(), certs.hub_client_context(self)
         try:
             where = await session.resume(self.server.base_url if self.server else "/", self.http_timeout)
         except Exception as e:  # noqa: BLE001 - never stop the hub from starting
@@ -362,6 +305,8 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         if where is None:
             return url
         self.server.ip, self.server.port = where
+        if self.internal_ssl:  # a start that had not returned before the restart left the default
+            self.server.proto = "https"
         self._save_state()
         return self.server.url
 
@@ -374,12 +319,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
     async def create_certs(self):
         """The session's certificate names every node address of the partition (Slurm picks the node later)."""
         configured = list(self.ssl_alt_names)
-        try:
-            names = certs.node_alt_names((await self.cluster().get()).nodes, self.partition)
-        except SlurmError as e:
-            self.log.warning("%s: no node addresses for the certificate: %s", self._log_name, e.message)
-            names = []
-        self.ssl_alt_names = configured + [n for n in names if n not in configured]
+        self.ssl_alt_names = await certs.session_alt_names(self.cluster(), self.partition, configured, self.log)
         try:
             return await super().create_certs()
         finally:
@@ -388,30 +328,9 @@ class InteractiveSlurmSpawner(SlurmSpawner):
     _ssl_environment: dict = {}
 
     def move_certs(self, paths):
-        """The key and certificates go to the job in its environment; the job writes them to a private
-        directory and points JUPYTERHUB_SSL_* at them (the batch script)."""
+        """The key and certificates go to the job in its environment (the batch script writes them down)."""
         self._ssl_environment = certs.pem_environment(paths)
         return {"keyfile": "", "certfile": "", "cafile": ""}
-
-    def _hub_ssl_context(self):
-        settings = getattr(self.user, "settings", None) or {}
-        if not self.internal_ssl:
-            return None
-        return make_ssl_context(settings.get("internal_ssl_key"), settings.get("internal_ssl_cert"),
-                                cafile=settings.get("internal_ssl_ca"))
-
-    def _revoke_stale_tokens(self):
-        """Server tokens of this server other than the new one: left by a session that ended outside the
-        hub under an older version (which lost them), they would still open the user's next session."""
-        if self.user is None or getattr(self.user, "orm_user", None) is None:
-            return
-        note = f"Server at {self.server.base_url if self.server else url_path_join(self.user.url, self.name, '/')}"
-        stale = [t for t in self.user.orm_user.api_tokens if t.note == note and not t.match(self.api_token)]
-        for token in stale:
-            self.db.delete(token)
-        if stale:
-            self.log.info("%s: revoked %d stale server token(s)", self._log_name, len(stale))
-            self.db.commit()
 
     # ------------------------------------------------------------------ the saved state
     def clear_state(self):

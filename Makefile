@@ -7,7 +7,7 @@ VENV := .venv
 STACKCTL := /usr/local/sbin/slurm-interactive-stack
 PYTEST_ARGS ?=
 
-.PHONY: help up down test test-deps unit bootstrap status browser-deps bench
+.PHONY: help up down test test-deps unit bootstrap status browser-deps bench compose-test
 
 help:
 	@echo "make up      deploy the local stack (Slurm, accounting, the hub, a release) and start the hub"
@@ -15,6 +15,7 @@ help:
 	@echo "make unit    only the unit tests (no stack needed)"
 	@echo "make status  which daemons of the local stack run"
 	@echo "make bench   spawn, stop, Slurm load and form latency against stock batchspawner (benchmarks/)"
+	@echo "make compose-test  build docker-compose.yml's stack, start it, test it, take it down"
 	@echo "make down    cancel every job and stop every daemon of the local stack"
 
 bootstrap:
@@ -58,6 +59,13 @@ unit: test-deps
 test: test-deps
 	@$(MAKE) --no-print-directory up
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory compose-test
+
+# The stack of docker-compose.yml, as separate hosts: engine, base image, build, up, tests,
+# down with its volumes (docker/compose-test.sh). Its own project and port (8010).
+compose-test: test-deps
+	@if [ "$$(id -u)" != 0 ]; then echo "make compose-test must run as root (it starts the Docker engine)"; exit 1; fi
+	PYTHON=$(VENV)/bin/python bash docker/compose-test.sh
 
 # Ratios against stock batchspawner, measured side by side in one run; writes
 # benchmarks/results.json. BENCH_ARGS passes options (see benchmarks/run.py --help).

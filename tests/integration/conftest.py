@@ -21,10 +21,18 @@ HUB_USER = "jupyterhub"
 DEMO_USERS = ("alice", "bob")
 
 
+#: Against the compose stack: how to run a Slurm command on its controller ("docker-compose -p P exec -T").
+SLURM_VIA = os.environ.get("SLURM_VIA", "")
+SLURM_COMMANDS = {"sbatch", "scancel", "squeue", "scontrol", "sacct", "sacctmgr", "sinfo", "sdiag"}
+
+
 def sh(*argv: str, check: bool = True, user: str | None = None, input: str | None = None,
        timeout: float = 60) -> subprocess.CompletedProcess:
-    """Run a command, as root or as `user` (through runuser, from the user's home)."""
-    if user:
+    """Run a command, as root or as `user` (through runuser, from the user's home). With SLURM_VIA set,
+    Slurm's commands run in the compose stack's controller container instead."""
+    if SLURM_VIA and argv and argv[0] in SLURM_COMMANDS:
+        argv = (*SLURM_VIA.split(), *(["--user", user] if user else []), "slurmctld", *argv)
+    elif user:
         argv = ("runuser", "-u", user, "--", "bash", "-c", 'cd ~ && exec "$@"', "_", *argv)
     proc = subprocess.run(argv, capture_output=True, text=True, input=input, timeout=timeout)
     if check and proc.returncode != 0:
@@ -173,7 +181,10 @@ class Browser:
         self.xsrf = self._xsrf(page.text)
         self.login = self.s.post(f"{HUB}/hub/login", timeout=60, data={
             "username": user, "password": password if password is not None else PASSWORDS[user], "_xsrf": self.xsrf})
-        self.xsrf = self.s.cookies.get("_xsrf") or self.xsrf
+        # the hub's own _xsrf cookie (a running session sets another one on its own path)
+        hub_xsrf = [c.value for c in self.s.cookies if c.name == "_xsrf" and (c.path or "/").startswith("/hub")]
+        any_xsrf = [c.value for c in self.s.cookies if c.name == "_xsrf"]
+        self.xsrf = (hub_xsrf or any_xsrf or [self.xsrf])[0]
 
     @staticmethod
     def _xsrf(html: str) -> str:

@@ -1,0 +1,86 @@
+#!/bin/bash
+# make compose-test: the stack of docker-compose.yml built, started and tested for real, then
+# taken down with its volumes. Runs as root on a machine of the local stack's kind:
+#   1. starts Debian's Docker engine when none answers;
+#   2. makes the debian:bookworm base image with debootstrap when it cannot be pulled;
+#   3. builds and brings the stack up under its own project name and port;
+#   4. runs tests/compose and the browser walk against it;
+#   5. takes it down with its volumes.
+# COMPOSE_PROJECT and COMPOSE_HUB_PORT choose the project and the hub's port (default
+# jsi-compose-test and 8010), so that it runs beside the local stack.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PROJECT=${COMPOSE_PROJECT:-jsi-compose-test}
+PORT=${COMPOSE_HUB_PORT:-8010}
+PYTHON=${PYTHON:-.venv/bin/python}
+ENGINE_LOG=/var/log/docker-engine.log
+T0=$SECONDS
+
+say() { echo "== compose-test [$((SECONDS - T0)) s]: $*"; }
+
+if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null ||
+   ! { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; }; then
+    say "installing Debian's Docker engine, docker-compose and debootstrap"
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        docker.io docker-compose debootstrap >/dev/null
+fi
+if docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose); else COMPOSE=(docker-compose); fi
+C=("${COMPOSE[@]}" -p "$PROJECT")
+
+if ! docker info >/dev/null 2>&1; then
+    say "starting the Docker engine (log: $ENGINE_LOG)"
+    setsid nohup dockerd --storage-driver=overlay2 >"$ENGINE_LOG" 2>&1 < /dev/null &
+    for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    docker info >/dev/null 2>&1 || { tail -20 "$ENGINE_LOG"; echo "the Docker engine did not start" >&2; exit 1; }
+fi
+
+if ! docker image inspect debian:bookworm >/dev/null 2>&1 && ! docker pull -q debian:bookworm >/dev/null 2>&1; then
+    say "no registry: making debian:bookworm with debootstrap"
+    root=$(mktemp -d)
+    debootstrap --variant=minbase bookworm "$root" >/dev/null
+    tar -C "$root" -c . | docker import - debian:bookworm >/dev/null
+    rm -rf "$root"
+fi
+
+# Certificate authorities this machine trusts beyond Debian's (a TLS-inspecting proxy on the
+# way to the package registries) are trusted by the image builds too.
+find docker/ca-certificates -name '*.crt' -delete
+cp /usr/local/share/ca-certificates/*.crt docker/ca-certificates/ 2>/dev/null || true
+
+say "building the images"
+"${C[@]}" build -q
+say "built"
+
+cleanup() {
+    status=$?
+    if [ "$status" -ne 0 ]; then
+        "${C[@]}" ps || true
+        "${C[@]}" logs --tail=40 || true
+    fi
+    say "taking the stack down with its volumes"
+    "${C[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+    exit "$status"
+}
+trap cleanup EXIT
+
+say "starting the stack on port $PORT"
+HUB_PORT=$PORT "${C[@]}" up -d
+services=$("${C[@]}" config --services)
+deadline=$((SECONDS + 600))
+until [ "$(for s in $services; do docker inspect -f '{{.State.Health.Status}}' "$("${C[@]}" ps -q "$s")" 2>/dev/null; done | grep -c '^healthy$')" = "$(echo "$services" | wc -w)" ]; do
+    if ((SECONDS > deadline)); then echo "the stack did not become healthy" >&2; exit 1; fi
+    sleep 2
+done
+say "every service is healthy"
+"${C[@]}" ps
+
+mkdir -p build
+"${C[@]}" exec -T hub cat /var/lib/jupyterhub/admin-api-token > build/compose-admin-token
+chmod 600 build/compose-admin-token
+
+HUB_URL=http://127.0.0.1:$PORT HUB_ADMIN_TOKEN_FILE=build/compose-admin-token \
+SLURM_VIA="${C[*]} exec -T" COMPOSE="${C[*]}" \
+    "$PYTHON" -m pytest tests/compose "tests/browser/test_walk.py::test_log_in_start_come_back_and_stop" ${PYTEST_ARGS:-}
+say "done"

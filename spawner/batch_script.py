@@ -24,6 +24,7 @@ class SiteSettings:
     """What the site puts in every session's batch script."""
 
     job_name: str = "jupyterhub-session"
+    mark: str = ""  # --comment: this hub's mark, with the user and the server (spawner.reconcile)
     partition: str = "interactive"
     output_file: str = "{home}/.jupyterhub-session-%j.log"
     extra_directives: tuple[str, ...] = ()
@@ -48,6 +49,7 @@ def render_batch_script(request: ResourceRequest, release: Release, settings: Si
         request=request,
         release=release,
         job_name=settings.job_name,
+        mark=settings.mark,
         partition=settings.partition,
         output=output_path(settings.output_file, home),
         home=home,

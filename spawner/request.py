@@ -118,12 +118,17 @@ def parse_request(options: dict, limits: Limits, defaults: dict) -> ResourceRequ
     if not isinstance(options, dict):
         raise InvalidRequest("options", "must be a JSON object of field names and values")
     errors: dict[str, str] = {}
-    for key in options:
+    for key, value in options.items():
         if key not in FIELDS:
-            errors[str(key)[:40]] = f"unknown field (known fields: {', '.join(FIELDS)})"
+            name = str(key)[:40].strip() or "(a field with no name)"
+            errors[name] = f"unknown field (known fields: {', '.join(FIELDS)})"
+        elif isinstance(value, (list, tuple, dict, set, bytes)):
+            errors[key] = "give exactly one value, not a list or an object"
     values: dict = {}
 
     def check(key, fn, *args, **kw):
+        if key in errors:
+            return
         try:
             values[key] = fn(options, key, *args, **kw)
         except InvalidRequest as e:
@@ -132,7 +137,7 @@ def parse_request(options: dict, limits: Limits, defaults: dict) -> ResourceRequ
     check("reservation", _choice, "", limits.reservations, "a reservation", optional=True)
     if limits.accounts:
         check("account", _choice, defaults.get("account", limits.accounts[0]), limits.accounts, "a Slurm account")
-    elif _one(options, "account") not in (None, ""):
+    elif "account" in errors or options.get("account") not in (None, ""):
         errors["account"] = "this site does not take an account"
     else:
         values["account"] = ""

@@ -267,6 +267,7 @@ class QueueEntry:
     time_left: str
     user: str
     name: str
+    comment: str = ""  # this hub's mark on its session jobs (MARK:user:server)
 
     @property
     def pending(self) -> bool:
@@ -278,18 +279,21 @@ class QueueEntry:
 
 
 #: The ``squeue --format`` this module parses: fields separated by ``|``, the job name last.
-SQUEUE_FORMAT = "%i|%T|%N|%r|%S|%e|%L|%u|%j"
+SQUEUE_FORMAT = "%i|%T|%N|%r|%S|%e|%L|%u|%j|%k"
 
 
 def parse_squeue(text: str) -> list[QueueEntry]:
-    """Parse ``squeue --noheader --format=SQUEUE_FORMAT``."""
+    """Parse ``squeue --noheader --format=SQUEUE_FORMAT``.
+
+    The job name and the comment are the last two fields and are chosen by whoever submits: either may
+    contain "|". The comment is taken after the last "|" (this hub's marks never contain one), the name
+    is what lies between; a hostile name or comment can only confuse its own job's entry."""
     entries = []
     for line in text.splitlines():
         parts = line.strip().split("|")
-        if len(parts) < 9 or not parts[0]:
+        if len(parts) < 10 or not parts[0]:
             continue
-        # a job name may itself contain "|": keep the rest of the line
-        entries.append(QueueEntry(*parts[:8], "|".join(parts[8:])))
+        entries.append(QueueEntry(*parts[:8], name="|".join(parts[8:-1]), comment=parts[-1]))
     return entries
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import object_session
 from tornado import web
 from traitlets import Any, Bool, Dict, Float, Integer, List, Unicode, default
 
-from . import batch_script, certs, form, offer, tokens
+from . import batch_script, certs, form, offer, reconcile, tokens
 from .availability import build_table
 from .cluster import shared_accounts, shared_cluster, shared_poller
 from .releases import INTERFACE_URLS, list_releases
@@ -35,6 +35,7 @@ from .request import FIELDS, InvalidRequest, ResourceRequest, from_form, parse_r
 from .runner import SlurmError, default_runner
 from .session import Session, SessionError, Timing
 from .summary import session_summary
+from . import reconcile_jobs
 from .templating import hub_templates_path  # noqa: F401 - the package's interface
 
 #: Refused form POSTs, shown once by the next render of the form (by user and server).
@@ -90,6 +91,9 @@ class InteractiveSlurmSpawner(SlurmSpawner):
                       ).tag(config=True)
     slurm_timeout = Integer(30, help="Seconds to wait for a Slurm command before treating the controller as "
                             "unreachable.").tag(config=True)
+    session_mark = Unicode("jupyterhub", help="This hub's mark on its session jobs (--comment=MARK:user:server): "
+                           "jobs that carry it and that no server holds are adopted by their starting server or "
+                           "cancelled. Give each hub that shares a cluster its own mark.").tag(config=True)
     runner = Any(help="The object that runs Slurm's commands: ``await runner.run(argv, input=None, env=None)`` "
                  "returns the standard output or raises spawner.runner.SlurmError. Every Slurm command of the hub "
                  "goes through it. The default runs them as subprocesses of the hub; a site whose hub is not a Slurm "
@@ -240,6 +244,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
     def render_batch_script(self, request: ResourceRequest) -> str:
         settings = batch_script.SiteSettings(
             job_name=self.job_name, partition=self.partition, output_file=self.output_file,
+            mark=reconcile.make_mark(self.session_mark, self.user.name, self.name),
             extra_directives=tuple(self.extra_sbatch_options), prologue=self.prologue,
             server_cmd=tuple(self.cmd), server_args=tuple(self.get_args()))
         release = next(r for r in list_releases(self.releases_dir) if r.name == request.release)
@@ -257,6 +262,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         session.timing, session.ssl_options = self._timing(), certs.hub_client_context(self)
         session.accept_token(self.api_token)
         session.last_end = {}
+        reconcile_jobs.start(self)
         tokens.revoke_stale_server_tokens(self)
         request = await self.resource_request()
         self.default_url = INTERFACE_URLS.get(request.ui, "/lab")
@@ -277,6 +283,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
 
     async def poll(self):
         """None while the job is pending or running (or Slurm does not answer); else why it ended."""
+        reconcile_jobs.start(self)
         if not self.job_id and not self.session.starting:
             return 0
         ended = await self.session.poll()

@@ -90,7 +90,9 @@ def expected_start(start_time: str, now: datetime | None = None) -> str:
 
 def end_message(state: str, job_id: str = "", node: str = "") -> str:
     """Why a session ended, from its final Slurm state (``CANCELLED by 1001`` → CANCELLED)."""
-    base = (state or "").split()[0].rstrip("+") if state else ""
+    words = (state or "").split()
+    base = words[0].rstrip("+") if words else ""
+    state = " ".join(words)
     why = ENDED.get(base, f"its job ended ({state or 'unknown state'})" if state else "its job is no longer known to Slurm")
     if base == "NODE_FAIL" and node:
         why = f"its node {node} failed"

@@ -72,6 +72,7 @@ def test_the_job_carries_the_request(hub, clean):
         "proj-b", "interactive", "2", "02:00:00", "YES")
     assert "mem=1500M" in f["TRES"] and "gres/gpu=1" in f["TRES"]
     assert f["UserId"].startswith("alice(")
+    assert f["Requeue"] == "0"  # never restarted elsewhere after a node failure
     assert f["StdOut"] == f"/home/alice/.jupyterhub-session-{f['JobId']}.log"
 
 

@@ -19,12 +19,14 @@ def fixture(name: str) -> str:
     return (FIXTURES / name).read_text()
 
 
-def queue_line(state: str, job_id: str, name: str = "jupyterhub-session") -> str:
-    """A recorded squeue line in ``state`` (from squeue_mixed.txt), renumbered as ``job_id`` and renamed."""
+def queue_line(state: str, job_id: str, name: str = "jupyterhub-session", comment: str = "(null)",
+               user: str = "") -> str:
+    """A recorded squeue line in ``state`` (from squeue_mixed.txt), renumbered as ``job_id``, renamed and
+    with ``comment`` (and ``user``, if given)."""
     for line in fixture("squeue_mixed.txt").splitlines():
         fields = line.split("|")
         if fields[1] == state:
-            return "|".join([job_id, *fields[1:8], name]) + "\n"
+            return "|".join([job_id, *fields[1:7], user or fields[7], name, comment]) + "\n"
     raise LookupError(f"no {state} line recorded")
 
 

@@ -58,7 +58,8 @@ def test_script_carries_the_request(releases_dir):
     for expected in ["#SBATCH --partition=interactive", "#SBATCH --oversubscribe", "#SBATCH --cpus-per-task=2",
                      "#SBATCH --mem=1500M", "#SBATCH --gres=gpu:1", "#SBATCH --time=3:00:00",
                      "#SBATCH --account=proj-b", "#SBATCH --reservation=course",
-                     "#SBATCH --output=/home/alice/jupyterhub-session-%j.log", "umask 077"]:
+                     "#SBATCH --output=/home/alice/jupyterhub-session-%j.log", "umask 077",
+                     "#SBATCH --no-requeue"]:
         assert expected in lines, expected
     assert "get-user-env" not in script
     assert "API_TOKEN=" not in script and "export JUPYTERHUB_API_TOKEN" not in script  # read from the environment only

@@ -44,7 +44,7 @@ def test_bounds_and_choices_come_from_the_recorded_cluster():
     assert (v["limits"].max_cores, v["limits"].max_memory_mb, v["limits"].max_gpus, v["limits"].max_hours) == (
         8, 30000, 2, 8)
     assert [r["name"] for r in v["reservations"]] == ["course"]
-    assert v["reservations"][0]["label"] == "course (node04; until 2027-11-21 11:08)"
+    assert v["reservations"][0]["label"] == "course (node04; until 2027-11-22 01:24)"
     assert v["oversubscribe"] == "5" and v["account_field"] == "select"
     assert v["values"]["account"] == "proj-a" and v["values"]["release"] == "2026.11"
     assert v["ui_choices"] == [("lab", "JupyterLab"), ("notebook", "Jupyter Notebook")]

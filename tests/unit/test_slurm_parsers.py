@@ -100,6 +100,10 @@ def test_squeue():
     pending = [e for e in entries if e.pending]
     assert {e.reason for e in pending} == {"Resources", "Priority"}
     assert any(e.name == "fixture|pending" for e in pending)
+    # the name may hold "|"; the comment (the hub's mark) comes after the last one
+    marked = next(e for e in pending if e.name == "fixture|pending")
+    assert marked.comment == "jupyterhub:bob:"
+    assert all(e.comment == "(null)" for e in entries if e is not marked)
     assert all(e.start_time == "N/A" and e.nodes == "" for e in pending)
     # --states=all keeps jobs that ended a moment ago, with how they ended
     ended = slurm.parse_squeue(fixture("squeue_cancelled.txt"))

@@ -113,6 +113,8 @@ def render_form(view: dict) -> str:
     return make_environment(autoescape=True).get_template("options_form.html.j2").render(**view)
 
 
-def render_unavailable(message: str) -> str:
-    """What the form page shows when Slurm cannot be asked at all."""
-    return make_environment(autoescape=True).get_template("form_unavailable.html.j2").render(message=message)
+def render_unavailable(message: str, accounts: bool = False) -> str:
+    """What the form page shows when Slurm cannot be asked at all (or, with ``accounts``, when Slurm
+    accounting cannot say which accounts this user has)."""
+    return make_environment(autoescape=True).get_template("form_unavailable.html.j2").render(
+        message=message, accounts=accounts)

@@ -13,6 +13,7 @@ from . import choices, slurm
 from .cluster import AccountsUnavailable, Snapshot, shared_accounts, unix_groups
 from .releases import Release, list_releases
 from .request import Limits
+from .runner import SlurmError
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,12 @@ async def user_accounts(user: str, runner, settings: OfferSettings) -> tuple[lis
         return await shared_accounts(runner, settings.accounts_cache_seconds).accounts(user), True
     except AccountsUnavailable:
         return list(settings.accounts), False
+    except SlurmError as e:  # slurmdbd or its database away, and this user never seen since the hub started
+        raise AccountsUnknown("sacctmgr", e.returncode, e.message) from e
+
+
+class AccountsUnknown(SlurmError):
+    """Slurm accounting does not answer, and the hub has not yet seen this user's accounts."""
 
 
 def defaults(settings: OfferSettings, releases: list[Release]) -> dict:

@@ -272,6 +272,15 @@ class Session:
     async def failure(self, entry: slurm.QueueEntry | None) -> EndedWhileStarting:
         """The job ended while starting: say why, with the end of its output when the job sent it."""
         state = entry.state if entry else await self.final_state()
+        if entry is not None and entry.reason == "JobLaunchFailure":
+            # the job never ran: Slurm could not open its output file in the user's home
+            where = self.output_path(self.job_id).rsplit("/", 1)[0]
+            message = (f"Slurm could not start your session (job {self.job_id}): it could not write the session's "
+                       f"output file in {where}. Is your home directory full, or not writable? Make room there (or "
+                       "ask the centre), then start again.")
+            self.end(state, message)
+            self.job_id = ""
+            return EndedWhileStarting(message)
         for _ in range(20):  # the job reports its output's tail as it exits
             if self.failure_report:
                 break

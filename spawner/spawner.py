@@ -219,7 +219,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         try:
             given = await offer.gather(self.user.name, self.runner, self.cluster(), self.offer_settings())
         except SlurmError as e:
-            return form.render_unavailable(e.message)
+            return form.render_unavailable(e.message, accounts=isinstance(e, offer.AccountsUnknown))
         return form.render_form(form.form_view(
             snapshot=given.snapshot, partition=self.partition, accounts=given.accounts,
             accounts_from_slurm=given.accounts_from_slurm, usable=given.reservations, releases=given.releases,

@@ -207,3 +207,12 @@ async def test_a_server_that_crashed_says_its_exit_status():
     session.from_state({"job_id": JOB, "node": "node01", "submitted_at": time.time() - 600})
     session.note_server_exited(137)
     assert await session.settle(within=0.3) == f"Your session (Slurm job {JOB}) ended: the server failed (exit status 137)."
+
+
+async def test_a_job_slurm_could_not_launch_says_the_home_is_the_trouble():
+    failed = queue_line("PENDING", JOB).replace("|PENDING||Resources|", "|FAILED|node01|JobLaunchFailure|")
+    session, _, _ = make_session({"sbatch": [JOB + "\n"], "squeue": [failed]})
+    with pytest.raises(EndedWhileStarting) as e:
+        await session.start("#!/bin/bash\n", {}, {}, "/")
+    assert e.value.message.startswith(f"Slurm could not start your session (job {JOB}): it could not write")
+    assert "in /home/alice. Is your home directory full, or not writable?" in e.value.message

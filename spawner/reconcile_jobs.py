@@ -23,7 +23,8 @@ def _spawners(spawner):
 
 def _held(spawner) -> set[str]:
     held = set()
-    for row in spawner.db.query(orm.Spawner).all():
+    # only spawners with a server (running or starting) can hold a live job
+    for row in spawner.db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None)):
         job = (row.state or {}).get("job_id") if isinstance(row.state, dict) else None
         if job:
             held.add(str(job))

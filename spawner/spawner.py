@@ -27,7 +27,7 @@ from sqlalchemy.orm import object_session
 from tornado import web
 from traitlets import Any, Bool, Dict, Float, Integer, List, Unicode, default
 
-from . import batch_script, certs, form, offer, reconcile, tokens
+from . import batch_script, certs, form, offer, reconcile, reconcile_jobs, tokens
 from .availability import build_table
 from .cluster import shared_accounts, shared_cluster, shared_poller
 from .releases import INTERFACE_URLS, list_releases
@@ -35,7 +35,6 @@ from .request import FIELDS, InvalidRequest, ResourceRequest, from_form, parse_r
 from .runner import SlurmError, default_runner
 from .session import Session, SessionError, Timing
 from .summary import session_summary
-from . import reconcile_jobs
 from .templating import hub_templates_path  # noqa: F401 - the package's interface
 
 #: Refused form POSTs, shown once by the next render of the form (by user and server).

@@ -7,7 +7,7 @@ VENV := .venv
 STACKCTL := /usr/local/sbin/slurm-interactive-stack
 PYTEST_ARGS ?=
 
-.PHONY: help up down test test-deps unit bootstrap status browser-deps bench compose-test
+.PHONY: help up down test test-deps unit bootstrap status browser-deps bench compose-test release-locks
 
 help:
 	@echo "make up      deploy the local stack (Slurm, accounting, the hub, a release) and start the hub"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench   spawn, stop, Slurm load and form latency against stock batchspawner (benchmarks/)"
 	@echo "make compose-test  build docker-compose.yml's stack, start it, test it, take it down"
 	@echo "make down    cancel every job and stop every daemon of the local stack"
+	@echo "make release-locks  pin every package of each release again from its inputs (files/NAME/*.in)"
 
 bootstrap:
 	@if [ "$$(id -u)" != 0 ]; then echo "make up must run as root (it installs packages and users)"; exit 1; fi
@@ -34,6 +35,10 @@ up: bootstrap
 
 status:
 	@$(STACKCTL) status
+
+# Each release's lock files (ansible/roles/releases/files/NAME/*.txt) from their inputs (*.in).
+release-locks:
+	RELEASES_PYTHON=$(PYTHON) bash ansible/roles/releases/files/lock.sh
 
 down:
 	@if [ -x $(STACKCTL) ]; then $(STACKCTL) down; else echo "the local stack is not installed"; fi

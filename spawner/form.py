@@ -95,6 +95,7 @@ def form_view(*, snapshot: Snapshot, partition: str, accounts: list[str], accoun
         "reservations": [{"name": r.name, "label": reservation_label(r)} for r in usable],
         "releases": releases,
         "ui_choices": [(i, INTERFACES[i]) for i in offered],
+        "interface_names": INTERFACES,
         "interfaces_json": json.dumps({r.name: [[i, INTERFACES[i]] for i in r.interfaces] for r in releases})
         .replace("<", "\\u003c"),
         "table": table,

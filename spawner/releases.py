@@ -4,8 +4,9 @@ A release is a directory under ``releases_dir`` holding a Python environment and
 a ``release.json`` manifest, written at deployment::
 
     {"name": "2026.11", "date": "2026-11-21", "python": "3.11.2",
-     "interfaces": ["lab", "notebook"],
-     "packages": {"jupyterlab": "4.6.6", "jupyterhub": "6.1.1", ...}}
+     "interfaces": ["lab", "notebook", "vscode"],
+     "kernels": [{"name": "python3", "display_name": "Python 3", "language": "python"}, ...],
+     "packages": {"jupyterlab": "4.6.6", "jupyterhub": "6.1.1", "R": "4.2.2", ...}}
 
 Only directories with a valid manifest and a ``jupyterhub-singleuser`` are
 offered. Names are matched exactly against the catalogue, never joined into a
@@ -25,10 +26,9 @@ from .request import NAME
 log = logging.getLogger(__name__)
 
 #: The interfaces a release may offer, in the order they are shown.
-INTERFACES = {"lab": "JupyterLab", "notebook": "Jupyter Notebook"}
-#: Where each interface opens.
-INTERFACE_URLS = {"lab": "/lab", "notebook": "/tree"}
-
+INTERFACES = {"lab": "JupyterLab", "notebook": "Jupyter Notebook", "vscode": "VS Code"}
+#: Where each interface opens (VS Code through jupyter-server-proxy's route).
+INTERFACE_URLS = {"lab": "/lab", "notebook": "/tree", "vscode": "/vscode/"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Release:
     path: str
     python: str = ""
     interfaces: tuple[str, ...] = ("lab",)
+    kernels: tuple[str, ...] = ()
     packages: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -67,14 +68,23 @@ def load_release(path: str) -> Release | None:
     if not os.access(os.path.join(path, "bin", "jupyterhub-singleuser"), os.X_OK):
         log.warning("Ignoring release %s: no bin/jupyterhub-singleuser", path)
         return None
-    interfaces = tuple(i for i in INTERFACES if i in (data.get("interfaces") or ["lab"]))
+    declared = data.get("interfaces") if isinstance(data.get("interfaces"), list) else ["lab"]
+    unknown = [i for i in declared if i not in INTERFACES]
+    if unknown:
+        log.warning("Release %s declares interfaces this hub does not know, left out: %s", path, unknown)
+    interfaces = tuple(i for i in INTERFACES if i in declared)
+    if not interfaces:
+        log.warning("Ignoring release %s: its manifest offers no interface", path)
+        return None
     packages = data.get("packages") if isinstance(data.get("packages"), dict) else {}
+    kernels = data.get("kernels") if isinstance(data.get("kernels"), list) else []
     return Release(
         name=name,
         date=str(data.get("date", "")),
         path=os.path.realpath(path),
         python=str(data.get("python", "")),
-        interfaces=interfaces or ("lab",),
+        interfaces=interfaces,
+        kernels=tuple(str(k["display_name"]) for k in kernels if isinstance(k, dict) and k.get("display_name")),
         packages={str(k): str(v) for k, v in packages.items()},
     )
 

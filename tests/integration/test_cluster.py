@@ -27,7 +27,7 @@ def test_four_nodes_with_two_gpus_in_the_interactive_partition(stack):
 
 
 def test_two_jobs_each_taking_every_core_share_a_node(clean):
-    ids = [sh("sbatch", "--parsable", "-w", "node01", "-c", "8", "--mem=500M", "-t", "5", "--oversubscribe",
+    ids = [sh("sbatch", "--parsable", "-p", "interactive", "-w", "node01", "-c", "8", "--mem=500M", "-t", "5", "--oversubscribe",
               "--wrap", "sleep 300", user="alice").stdout.strip() for _ in range(2)]
     running = wait_for(lambda: [j for j in squeue() if j["id"] in ids and j["state"] == "RUNNING"]
                        if len([j for j in squeue() if j["id"] in ids and j["state"] == "RUNNING"]) == 2 else None,
@@ -38,10 +38,10 @@ def test_two_jobs_each_taking_every_core_share_a_node(clean):
 def test_a_gpu_job_waits_for_resources_when_every_gpu_is_taken(clean):
     # node04 is reserved for the course: bob can use node01..node03 only
     for node in ("node01", "node02", "node03"):
-        sh("sbatch", "--parsable", "-w", node, "--gres=gpu:2", "-c", "1", "--mem=100M", "-t", "5",
+        sh("sbatch", "--parsable", "-p", "interactive", "-w", node, "--gres=gpu:2", "-c", "1", "--mem=100M", "-t", "5",
            "--wrap", "sleep 300", user="bob")
     wait_for(lambda: len([j for j in squeue() if j["state"] == "RUNNING"]) == 3, 30, what="three GPU jobs to run")
-    job = sh("sbatch", "--parsable", "--gres=gpu:1", "-c", "1", "--mem=100M", "-t", "5", "--wrap", "sleep 300",
+    job = sh("sbatch", "--parsable", "-p", "interactive", "--gres=gpu:1", "-c", "1", "--mem=100M", "-t", "5", "--wrap", "sleep 300",
              user="bob").stdout.strip()
     entry = wait_for(lambda: next((j for j in squeue() if j["id"] == job and j["reason"] not in ("None", "")), None),
                      30, what="the scheduler to give a reason")
@@ -50,7 +50,7 @@ def test_a_gpu_job_waits_for_resources_when_every_gpu_is_taken(clean):
 
 
 def test_slurm_refuses_an_account_the_user_does_not_have(clean):
-    proc = sh("sbatch", "-A", "proj-a", "-t", "1", "--wrap", "true", user="bob", check=False)
+    proc = sh("sbatch", "-p", "interactive", "-A", "proj-a", "-t", "1", "--wrap", "true", user="bob", check=False)
     assert proc.returncode != 0
     assert "Invalid account" in proc.stderr
     assert not [j for j in squeue() if j["user"] == "bob"]
@@ -72,9 +72,9 @@ def test_associations_of_the_demo_users(stack):
 def test_only_alice_may_use_the_course_reservation(clean):
     (resv,) = slurm.parse_records(sh("scontrol", "-o", "show", "reservation", "course").stdout)
     assert resv["Users"] == "alice" and resv["Nodes"] == "node04"
-    refused = sh("sbatch", "--reservation=course", "-t", "1", "--wrap", "true", user="bob", check=False)
+    refused = sh("sbatch", "-p", "interactive", "--reservation=course", "-t", "1", "--wrap", "true", user="bob", check=False)
     assert refused.returncode != 0 and "Access denied" in refused.stderr
-    job = sh("sbatch", "--parsable", "--reservation=course", "-t", "1", "--mem=100M", "--wrap", "sleep 30",
+    job = sh("sbatch", "--parsable", "-p", "interactive", "--reservation=course", "-t", "1", "--mem=100M", "--wrap", "sleep 30",
              user="alice").stdout.strip()
     entry = wait_for(lambda: next((j for j in squeue() if j["id"] == job and j["state"] == "RUNNING"), None), 30,
                      what="alice's job in the reservation to run")

@@ -41,7 +41,7 @@ def assert_invariant(hub, within: float = 30):
 
 
 def marked_job(user: str, mark_user: str, server: str = "") -> str:
-    return sh("sbatch", "--parsable", "-J", "jupyterhub-session", f"--comment=jupyterhub:{mark_user}:{server}",
+    return sh("sbatch", "--parsable", "-p", "interactive", "-J", "jupyterhub-session", f"--comment=jupyterhub:{mark_user}:{server}",
               "-c", "1", "--mem=100M", "-t", "10", "--wrap", "sleep 600", user=user).stdout.strip()
 
 
@@ -167,7 +167,7 @@ def _kill_hub_when(predicate, timeout=60):
 def test_the_hub_killed_during_a_start_leaves_no_job_behind(hub, clean, moment):
     blockers = []
     if moment == "queued":
-        blockers = [sh("sbatch", "--parsable", "-w", n, "--gres=gpu:2", "-c", "1", "--mem=100M", "-t", "10",
+        blockers = [sh("sbatch", "--parsable", "-p", "interactive", "-w", n, "--gres=gpu:2", "-c", "1", "--mem=100M", "-t", "10",
                        "-J", "gpu-blocker", "--wrap", "sleep 600", user="alice").stdout.strip()
                     for n in ("node01", "node02", "node03")]
         wait_for(lambda: len([j for j in squeue() if j["id"] in blockers and j["state"] == "RUNNING"]) == 3, 30,

@@ -130,7 +130,7 @@ def test_the_table_equals_what_slurm_says(alice, clean):
 def test_a_job_taking_two_gpus_shows_within_the_refresh_interval(alice, clean):
     before = shown(fresh_table(alice))
     interval = alice.availability().json()["refresh_seconds"]
-    job = sh("sbatch", "--parsable", "-w", "node01", "--gres=gpu:2", "-c", "3", "--mem=1000M", "-t", "5",
+    job = sh("sbatch", "--parsable", "-p", "interactive", "-w", "node01", "--gres=gpu:2", "-c", "3", "--mem=1000M", "-t", "5",
              "--wrap", "sleep 300", user="bob").stdout.strip()
     wait_for(lambda: [j for j in squeue() if j["id"] == job and j["state"] == "RUNNING"], 20, 0.2, what="the job to run")
     started = time.monotonic()

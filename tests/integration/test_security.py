@@ -134,7 +134,7 @@ def test_a_sessions_token_ends_with_the_session_ended_outside_the_hub(hub, clean
 
 
 def test_reports_are_cleaned_and_malformed_bodies_refused(hub, clean):
-    blocker = [sh("sbatch", "--parsable", "-w", n, "--gres=gpu:2", "-c", "1", "--mem=100M", "-t", "10", "-J",
+    blocker = [sh("sbatch", "--parsable", "-p", "interactive", "-w", n, "--gres=gpu:2", "-c", "1", "--mem=100M", "-t", "10", "-J",
                   "gpu-blocker", "--wrap", "sleep 600", user="alice").stdout.strip() for n in ("node01", "node02",
                                                                                               "node03")]
     wait_for(lambda: len([j for j in squeue() if j["id"] in blocker and j["state"] == "RUNNING"]) == 3, 30,

@@ -24,7 +24,7 @@ def job_of(hub, user):
 
 def block_gpus(user="alice"):
     """Take every GPU outside the course reservation with plain jobs; return their IDs."""
-    ids = [sh("sbatch", "--parsable", "-w", node, "--gres=gpu:2", "-c", "1", "--mem=100M", "-t", "10",
+    ids = [sh("sbatch", "--parsable", "-p", "interactive", "-w", node, "--gres=gpu:2", "-c", "1", "--mem=100M", "-t", "10",
               "-J", "gpu-blocker", "--wrap", "sleep 600", user=user).stdout.strip()
            for node in ("node01", "node02", "node03")]
     wait_for(lambda: len([j for j in squeue() if j["id"] in ids and j["state"] == "RUNNING"]) == 3, 30,

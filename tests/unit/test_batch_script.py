@@ -74,6 +74,44 @@ def test_no_gpu_no_account_no_reservation(releases_dir):
     release = list_releases(str(releases_dir))[0]
     script = render(release, ResourceRequest(cores=1, memory=2000, gpus=0, hours=1, release="2026.11", ui="lab"))
     assert "--gres" not in script and "--account" not in script and "--reservation" not in script
+    # no GPU asked for: CUDA sees none (Slurm leaves the variable unset for such jobs)
+    assert "export CUDA_VISIBLE_DEVICES=" in script.splitlines()
+
+
+def test_gpus_are_named_by_slurm_alone(releases_dir):
+    release = list_releases(str(releases_dir))[0]
+    script = render(release, ResourceRequest(cores=1, memory=2000, gpus=2, hours=1, release="2026.11", ui="lab"))
+    assert "CUDA_VISIBLE_DEVICES" not in script.replace("# No GPU", "")
+    # VS Code, when offered, is reached through a private socket, not a port
+    assert "export JUPYTER_VSCODE_PROXY_USE_SOCKET=yes" in script.splitlines()
+
+
+def manifest(tmp_path, name, **fields):
+    d = tmp_path / name
+    (d / "bin").mkdir(parents=True)
+    exe = d / "bin" / "jupyterhub-singleuser"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    (d / "release.json").write_text(json.dumps({"name": name, "date": "2026-11-21", **fields}))
+    return str(d)
+
+
+def test_a_manifest_lists_kernels_and_interfaces_in_the_hubs_order(tmp_path, caplog):
+    release = load_release(manifest(
+        tmp_path, "2026.11", interfaces=["vscode", "lab", "desktop"],
+        kernels=[{"name": "python3", "display_name": "Python 3"}, {"name": "ir", "display_name": "R"},
+                 {"name": "odd"}, "junk"],
+        packages={"R": "4.2.2", "code-server": "4.100.3"}))
+    assert release.interfaces == ("lab", "vscode")
+    assert release.kernels == ("Python 3", "R")
+    assert release.packages["code-server"] == "4.100.3"
+    assert "desktop" in caplog.text  # an interface this hub does not know is named in the log
+
+
+def test_a_release_offering_no_interface_is_left_out(tmp_path, caplog):
+    assert load_release(manifest(tmp_path, "2026.11", interfaces=["desktop"])) is None
+    assert load_release(manifest(tmp_path, "2026.12", interfaces=[])) is None
+    assert "offers no interface" in caplog.text
 
 
 def test_shell_values_are_quoted(releases_dir):

@@ -98,6 +98,7 @@ class Session:
         self.starting = False
         self.failure_report: dict | None = None
         self.server_exited = False
+        self.stopping = False
         self._port_event = asyncio.Event()
 
     # ------------------------------------------------------------------ state
@@ -153,6 +154,8 @@ class Session:
     def note_server_exited(self, exit_code: int | None = None):
         """The job said its server has exited: the session is over, whatever squeue says for now."""
         self.server_exited = True
+        if self.stopping:  # the signal of the hub's own scancel: the stop says how it ended
+            return
         state = "COMPLETED" if exit_code == 0 else "FAILED"
         message = end_message(state, self.job_id, self.node)
         if exit_code:
@@ -401,17 +404,22 @@ class Session:
         if not self.job_id:
             return
         job = self.job_id
-        await self.cancel()
-        if not self.server_exited:  # else the job said how it ended
-            self.end("CANCELLED", f"Your session (Slurm job {job}) was stopped from the hub.")
-        # each look is an answer of the shared squeue begun after the previous one:
-        # many stops at once still make one query at a time
-        deadline = time.monotonic() + (0 if now else self.timing.stop_wait)
-        while time.monotonic() < deadline:
-            try:
-                entry = (await self.poller.get(0, newer_than=time.time())).get(job)
-            except SlurmError:
-                break
-            if entry is None or entry.state not in _LEAVING:
-                break
-            await asyncio.sleep(0.05)
+        ended_by_itself = self.server_exited  # before the stop: the job has said how it ended
+        self.stopping = True  # until the job has left: its trap's report of the signal is this stop
+        try:
+            await self.cancel()
+            if not ended_by_itself:
+                self.end("CANCELLED", f"Your session (Slurm job {job}) was stopped from the hub.")
+            # each look is an answer of the shared squeue begun after the previous one:
+            # many stops at once still make one query at a time
+            deadline = time.monotonic() + (0 if now else self.timing.stop_wait)
+            while time.monotonic() < deadline:
+                try:
+                    entry = (await self.poller.get(0, newer_than=time.time())).get(job)
+                except SlurmError:
+                    break
+                if entry is None or entry.state not in _LEAVING:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            self.stopping = False

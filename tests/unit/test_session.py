@@ -155,6 +155,16 @@ async def test_stop_cancels_and_waits_until_the_job_has_left():
     assert session.last_end["message"] == f"Your session (Slurm job {JOB}) was stopped from the hub."
 
 
+async def test_a_stop_stays_a_stop_when_the_job_reports_its_signal_before_scancel_returns():
+    """scancel makes the job's trap tell the hub "exited 143" at once, often before scancel itself
+    has answered: that is the hub's own stop, not a failure."""
+    session, runner, _ = make_session({"squeue": [queue_line("CANCELLED", JOB)]})
+    runner.answers["scancel"] = [lambda: (session.note_server_exited(143), "")[1]]
+    session.from_state({"job_id": JOB, "node": "node01", "submitted_at": time.time() - 600})
+    await session.stop()
+    assert session.last_end["message"] == f"Your session (Slurm job {JOB}) was stopped from the hub."
+
+
 async def test_stop_without_a_job_runs_nothing():
     session, runner, _ = make_session({})
     await session.stop()

@@ -46,7 +46,8 @@ def kernels(path: str) -> list:
             data = json.load(f)
         found.append({"name": os.path.basename(os.path.dirname(spec)), "display_name": data["display_name"],
                       "language": data.get("language", "")})
-    return found
+    # the release's own Python first, as the launcher shows it
+    return sorted(found, key=lambda k: (k["name"] != "python3", k["display_name"]))
 
 
 def main() -> int:

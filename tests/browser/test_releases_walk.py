@@ -1,0 +1,100 @@
+"""What a user finds in each interface of a release, clicked through in Chromium."""
+
+import json
+import re
+
+from .conftest import HUB, login, shot
+
+RELEASES_DIR = "/opt/releases"
+
+
+def newest_release() -> dict:
+    import os
+    manifests = []
+    for name in os.listdir(RELEASES_DIR):
+        try:
+            with open(os.path.join(RELEASES_DIR, name, "release.json")) as f:
+                manifests.append(json.load(f))
+        except (OSError, ValueError):
+            continue
+    return max(manifests, key=lambda m: (m["date"], m["name"]))
+
+
+def start_from_the_form(page, release: str, ui: str, width: int = 1280):
+    login(page, "alice", "alice-demo")
+    page.wait_for_url(re.compile(r".*/hub/spawn.*"))
+    page.select_option("#jsi-release", release)
+    # the interfaces follow the release chosen
+    offered = page.locator("#jsi-ui option").evaluate_all("options => options.map(o => o.value)")
+    assert ui in offered, offered
+    page.select_option("#jsi-ui", ui)
+    page.click("#spawn_form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/(spawn-pending|user)/alice.*"))
+
+
+def test_the_launcher_shows_the_kernels_and_tools_and_the_dashboard_opens(new_page, hub, clean):
+    release = newest_release()
+    page = new_page()
+    start_from_the_form(page, release["name"], "lab")
+    page.wait_for_selector("#jp-main-dock-panel", timeout=90_000)
+    # what JupyterLab restored of earlier sessions (open tabs and panels) is put aside
+    page.goto(f"{HUB}/user/alice/lab?reset")
+    page.wait_for_selector(".jp-Launcher", timeout=60_000)
+    labels = [t.strip() for t in page.locator(".jp-LauncherCard-label").all_inner_texts()]
+    for kernel in release["kernels"]:
+        assert kernel["display_name"] in labels, (kernel, labels)
+    assert "Terminal" in labels
+    assert any(label.startswith("VS Code") for label in labels), labels
+    assert "Slurm Dashboard" in labels
+    page.wait_for_timeout(1000)
+    shot(page, "11-launcher")
+
+    # the resources dashboard: CPU and memory charts (GPUs where NVML exists)
+    page.click(".jp-SideBar .lm-TabBar-tab[title='GPU Dashboards']")
+    page.locator(".gpu-dashboard-button:visible", has_text="Machine Resources").first.click()
+    widget = page.locator("#machine-resource-widget")
+    widget.wait_for(state="visible")
+    assert re.search(r"cpu utilization", widget.inner_text(), re.I)
+    assert re.search(r"memory usage", widget.inner_text(), re.I)
+    page.wait_for_timeout(2500)  # a few points plotted
+    assert widget.locator("svg").count() > 0
+    shot(page, "12-dashboard")
+
+
+def test_vscode_opens_the_workbench(new_page, hub, clean):
+    release = newest_release()
+    assert "vscode" in release["interfaces"]
+    page = new_page()
+    start_from_the_form(page, release["name"], "vscode")
+    page.wait_for_selector(".monaco-workbench", timeout=120_000)
+    assert re.search(r"/user/alice/vscode/", page.url)
+    page.wait_for_timeout(2000)
+    shot(page, "13-vscode")
+
+
+def test_notebook_opens_notebook_7(new_page, hub, clean):
+    release = newest_release()
+    page = new_page()
+    start_from_the_form(page, release["name"], "notebook")
+    page.wait_for_selector("#main-panel", timeout=90_000)
+    assert re.search(r"/user/alice/tree", page.url)
+    config = json.loads(page.locator("#jupyter-config-data").text_content())
+    assert config["appName"] == "Jupyter Notebook" and config["appVersion"].startswith("7.")
+    page.wait_for_timeout(1000)
+    shot(page, "14-notebook")
+
+
+def test_the_form_shows_what_each_release_has(new_page, hub, clean):
+    release = newest_release()
+    for width, name in ((1280, "15-release-tools"), (390, "16-release-tools-phone")):
+        page = new_page(width=width)
+        login(page, "alice", "alice-demo")
+        page.wait_for_url(re.compile(r".*/hub/spawn.*"))
+        details = page.locator(f".jsi-release-tools[data-release='{release['name']}']")
+        details.locator("summary").click()
+        text = details.inner_text()
+        for kernel in release["kernels"]:
+            assert kernel["display_name"] in text
+        assert f"jupyterlab {release['packages']['jupyterlab']}" in text
+        assert "VS Code" in text
+        shot(page, name)

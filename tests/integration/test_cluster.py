@@ -23,7 +23,10 @@ def test_four_nodes_with_two_gpus_in_the_interactive_partition(stack):
     (part,) = slurm.parse_records(sh("scontrol", "-o", "show", "partition", "interactive").stdout)
     assert part["OverSubscribe"] == "FORCE:5"
     assert part["MaxTime"] == "08:00:00"
-    assert part["Default"] == "YES"
+    # a plain sbatch goes to the compute nodes (partition batch), never to the sessions' nodes
+    assert part["Default"] == "NO"
+    (batch,) = slurm.parse_records(sh("scontrol", "-o", "show", "partition", "batch").stdout)
+    assert (batch["Default"], batch["Nodes"]) == ("YES", "node[05-06]")
 
 
 def test_two_jobs_each_taking_every_core_share_a_node(clean):

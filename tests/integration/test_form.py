@@ -43,7 +43,7 @@ def test_alice_sees_her_accounts_and_the_course_reservation(alice):
     assert state["options"]["account"] == ["proj-a", "proj-b"]
     assert state["options"]["reservation"] == ["", "course"]
     assert state["options"]["gpus"] == ["0", "1", "2"]
-    assert state["options"]["release"] == ["2026.11"]
+    assert state["options"]["release"] == ["2026.11", "2026.05"]  # newest first
     assert state["options"]["ui"][0] == "lab"
     assert 'id="availability"' in page.text
 

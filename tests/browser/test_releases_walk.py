@@ -51,6 +51,8 @@ def test_the_launcher_shows_the_kernels_and_tools_and_the_dashboard_opens(new_pa
 
     # the resources dashboard: CPU and memory charts (GPUs where NVML exists)
     page.click(".jp-SideBar .lm-TabBar-tab[title='GPU Dashboards']")
+    # the site's default (once a second), not the extension's ten times a second
+    assert re.search(r"updated\s+every\s+1000\s*ms", page.locator("#gpu-dashboard").inner_text(), re.I)
     page.locator(".gpu-dashboard-button:visible", has_text="Machine Resources").first.click()
     widget = page.locator("#machine-resource-widget")
     widget.wait_for(state="visible")

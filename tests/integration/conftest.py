@@ -6,6 +6,7 @@ They never skip: if the stack is not up, every test here fails and says so.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import subprocess
@@ -151,6 +152,11 @@ def clean(hub):
             # no options left over from earlier runs: a start without options means the defaults
             hub.api("PATCH", f"/users/{user}/servers/", json={"user_options": {}})
         cancel_all_jobs()
+        # the output files of the tests' own plain jobs (blockers, forged sessions), not left
+        # in the demo users' homes for the next screenshot
+        for user in DEMO_USERS:
+            for leftover in glob.glob(f"/home/{user}/slurm-[0-9]*.out"):
+                os.unlink(leftover)
     reset()
     yield
     reset()

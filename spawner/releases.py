@@ -69,10 +69,10 @@ def load_release(path: str) -> Release | None:
         log.warning("Ignoring release %s: no bin/jupyterhub-singleuser", path)
         return None
     declared = data.get("interfaces") if isinstance(data.get("interfaces"), list) else ["lab"]
-    unknown = [i for i in declared if i not in INTERFACES]
+    unknown = [i for i in declared if not isinstance(i, str) or i not in INTERFACES]
     if unknown:
         log.warning("Release %s declares interfaces this hub does not know, left out: %s", path, unknown)
-    interfaces = tuple(i for i in INTERFACES if i in declared)
+    interfaces = tuple(i for i in INTERFACES if i in (d for d in declared if isinstance(d, str)))
     if not interfaces:
         log.warning("Ignoring release %s: its manifest offers no interface", path)
         return None
@@ -84,7 +84,8 @@ def load_release(path: str) -> Release | None:
         path=os.path.realpath(path),
         python=str(data.get("python", "")),
         interfaces=interfaces,
-        kernels=tuple(str(k["display_name"]) for k in kernels if isinstance(k, dict) and k.get("display_name")),
+        kernels=tuple(k["display_name"] for k in kernels
+                      if isinstance(k, dict) and isinstance(k.get("display_name"), str) and k["display_name"]),
         packages={str(k): str(v) for k, v in packages.items()},
     )
 

@@ -108,6 +108,13 @@ def test_a_manifest_lists_kernels_and_interfaces_in_the_hubs_order(tmp_path, cap
     assert "desktop" in caplog.text  # an interface this hub does not know is named in the log
 
 
+def test_a_manifest_with_garbage_in_its_lists_keeps_what_it_can(tmp_path):
+    release = load_release(manifest(tmp_path, "2026.11", interfaces=[{"lab": 1}, ["notebook"], None, 7, "lab"],
+                                    kernels=[{"display_name": ["x"]}, {"display_name": "R"}]))
+    assert release.interfaces == ("lab",)
+    assert release.kernels == ("R",)
+
+
 def test_a_release_offering_no_interface_is_left_out(tmp_path, caplog):
     assert load_release(manifest(tmp_path, "2026.11", interfaces=["desktop"])) is None
     assert load_release(manifest(tmp_path, "2026.12", interfaces=[])) is None

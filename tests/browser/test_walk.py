@@ -54,6 +54,7 @@ def test_log_in_start_come_back_and_stop(new_page, hub, clean):
     page.select_option("#jsi-gpus", "1")
     page.fill("#jsi-hours", "1")
     page.select_option("#jsi-release", index=0)  # the newest
+    page.select_option("#jsi-ui", "lab")  # the form keeps the last choice, which may be another
     page.click("#spawn_form button[type=submit]")
 
     # 3. the progress page moves, then JupyterLab loads

@@ -72,7 +72,7 @@ def load_release(path: str) -> Release | None:
     unknown = [i for i in declared if not isinstance(i, str) or i not in INTERFACES]
     if unknown:
         log.warning("Release %s declares interfaces this hub does not know, left out: %s", path, unknown)
-    interfaces = tuple(i for i in INTERFACES if i in (d for d in declared if isinstance(d, str)))
+    interfaces = tuple(i for i in INTERFACES if i in declared)
     if not interfaces:
         log.warning("Ignoring release %s: its manifest offers no interface", path)
         return None

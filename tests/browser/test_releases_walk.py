@@ -3,21 +3,12 @@
 import json
 import re
 
+from ..integration.conftest import release_manifest, release_names
 from .conftest import HUB, login, shot
-
-RELEASES_DIR = "/opt/releases"
 
 
 def newest_release() -> dict:
-    import os
-    manifests = []
-    for name in os.listdir(RELEASES_DIR):
-        try:
-            with open(os.path.join(RELEASES_DIR, name, "release.json")) as f:
-                manifests.append(json.load(f))
-        except (OSError, ValueError):
-            continue
-    return max(manifests, key=lambda m: (m["date"], m["name"]))
+    return release_manifest(release_names()[0])
 
 
 def start_from_the_form(page, release: str, ui: str, width: int = 1280):

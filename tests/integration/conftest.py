@@ -167,6 +167,20 @@ def scontrol_job(job_id: str) -> dict:
     return parse_key_values(sh("scontrol", "-o", "show", "job", job_id).stdout.strip())
 
 
+RELEASES_DIR = "/opt/releases"
+
+
+def release_manifest(name: str) -> dict:
+    with open(os.path.join(RELEASES_DIR, name, "release.json")) as f:
+        return json.load(f)
+
+
+def release_names() -> list[str]:
+    """The installed releases (with a manifest), newest first, as the form offers them."""
+    names = [n for n in os.listdir(RELEASES_DIR) if os.path.exists(os.path.join(RELEASES_DIR, n, "release.json"))]
+    return sorted(names, key=lambda n: (release_manifest(n)["date"], n), reverse=True)
+
+
 def hub_log_tail(lines: int = 50) -> str:
     return sh("tail", "-n", str(lines), "/var/log/jupyterhub/jupyterhub.log", check=False).stdout
 

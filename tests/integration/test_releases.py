@@ -15,19 +15,12 @@ import requests
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from .conftest import HUB, hub_log_tail, scontrol_job, sh, squeue, wait_for
-
-RELEASES_DIR = "/opt/releases"
-
-
-def manifest(name: str) -> dict:
-    with open(os.path.join(RELEASES_DIR, name, "release.json")) as f:
-        return json.load(f)
+from .conftest import (RELEASES_DIR, HUB, hub_log_tail, release_manifest as manifest, release_names, scontrol_job,
+                       sh, squeue, wait_for)
 
 
 def newest() -> str:
-    names = [n for n in os.listdir(RELEASES_DIR) if os.path.exists(os.path.join(RELEASES_DIR, n, "release.json"))]
-    return max(names, key=lambda n: (manifest(n)["date"], n))
+    return release_names()[0]
 
 
 def in_session(hub, user: str, method: str, path: str, **kw) -> requests.Response:
@@ -212,8 +205,7 @@ def test_a_broken_release_is_left_out_and_a_request_for_it_refused(hub, clean, b
 
 
 def test_an_interface_the_release_does_not_offer_is_refused_by_name(hub, clean):
-    older = [n for n in os.listdir(RELEASES_DIR) if os.path.exists(os.path.join(RELEASES_DIR, n, "release.json"))
-             and "vscode" not in manifest(n)["interfaces"]]
+    older = [n for n in release_names() if "vscode" not in manifest(n)["interfaces"]]
     assert older, "every release offers VS Code: nothing to refuse"
     r = hub.start("bob", {"release": older[0], "ui": "vscode"})
     assert r.status_code == 400, r.text

@@ -54,6 +54,16 @@ class EndedWhileStarting(SessionError):
     """The job ended (or failed) before its server answered."""
 
 
+class Cancelled(SessionError):
+    """The user cancelled the session while it was queued or starting."""
+
+    status = 409
+
+
+class NotStarting(Exception):
+    """A cancel of a session that is not queued or starting (it runs, or it has ended)."""
+
+
 @dataclass
 class Timing:
     """How a session is followed; the spawner's traits of the same names."""
@@ -99,7 +109,9 @@ class Session:
         self.failure_report: dict | None = None
         self.server_exited = False
         self.stopping = False
+        self.cancel_requested = False
         self._port_event = asyncio.Event()
+        self._wake = asyncio.Event()  # set by a cancel: every wait of the start ends at once
 
     # ------------------------------------------------------------------ state
     def to_state(self) -> dict:
@@ -170,6 +182,7 @@ class Session:
         self.events, self.failure_report, self._port_event = [], None, asyncio.Event()
         self.ip, self.port, self.node, self.job_id = "0.0.0.0", 0, "", ""
         self.starting, self.server_exited = True, False
+        self.cancel_requested, self._wake = False, asyncio.Event()
         try:
             self.event(0, "Checking your request")
             await self.submit(script, env)
@@ -192,6 +205,9 @@ class Session:
         self.job_id = slurm.parse_sbatch_job_id(out)
         self.submitted_at = time.time()
         self.log.info("Submitted %s's session as job %s", self.user, self.job_id)
+        if self.cancel_requested:  # the user cancelled while sbatch ran
+            await self.cancel()
+            raise self._cancelled()
         return self.job_id
 
     async def until_ready(self, request: dict, base_url: str, port_timeout: float | None = None):
@@ -224,7 +240,7 @@ class Session:
                 self.ip = await self.node_address(self.node)
                 self.event(50, f"Job {self.job_id} is running on {self.node}; starting the server")
                 return
-            await asyncio.sleep(self.timing.startup_poll_interval)
+            await self.pause(self.timing.startup_poll_interval)
 
     async def give_up_waiting(self, why: str, waited: float):
         why = why.split("; expected")[0].lower()
@@ -244,9 +260,8 @@ class Session:
             if time.monotonic() > deadline:
                 raise EndedWhileStarting(f"The server of job {self.job_id} did not report its port "
                                          f"within {port_timeout:.0f} s")
-            try:
-                await asyncio.wait_for(self._port_event.wait(), timeout=1)
-            except asyncio.TimeoutError:
+            await self.pause(1, until=self._port_event)
+            if not self.port:
                 entry, answered = await self.job_entry(self.timing.startup_poll_interval * 2)
                 if answered and (entry is None or not entry.running):
                     raise await self.failure(entry)
@@ -270,10 +285,12 @@ class Session:
             entry, answered = await self.job_entry(self.timing.queue_interval)
             if answered and entry is not None and not entry.running:
                 raise await self.failure(entry)
-            await asyncio.sleep(0.1)
+            await self.pause(0.1)
 
     async def failure(self, entry: slurm.QueueEntry | None) -> EndedWhileStarting:
         """The job ended while starting: say why, with the end of its output when the job sent it."""
+        if self.cancel_requested:  # ended by the user's own cancel, which has said so
+            return self._cancelled()
         state = entry.state if entry else await self.final_state()
         if entry is not None and entry.reason == "JobLaunchFailure":
             # the job never ran: Slurm could not open its output file in the user's home
@@ -297,6 +314,44 @@ class Session:
         self.job_id = ""
         return EndedWhileStarting(message)
 
+    # ------------------------------------------------------------------ cancelling a start
+    async def pause(self, seconds: float, until: asyncio.Event | None = None):
+        """Wait ``seconds`` (or until ``until`` is set); a cancel by the user ends the wait at once and
+        raises :class:`Cancelled`."""
+        waits = [asyncio.ensure_future(self._wake.wait())]
+        if until is not None:
+            waits.append(asyncio.ensure_future(until.wait()))
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        if self.cancel_requested:
+            raise self._cancelled()
+
+    def _cancelled(self) -> Cancelled:
+        self.job_id = ""  # cancelled by the user: nothing left for the hub's stop to do
+        return Cancelled(self.last_end.get("message") or "You cancelled your session before it started.")
+
+    async def cancel_start(self) -> str:
+        """The user cancels a session that is queued or starting: ``scancel`` at once, and the start
+        ends (raising :class:`Cancelled`) at its next look, not at its next poll. Returns the job ID
+        ("" if ``sbatch`` had not answered yet: the start cancels the job as soon as it has it)."""
+        if not self.starting or self.cancel_requested:
+            raise NotStarting("This session is not queued or starting")
+        job, queued = self.job_id, not self.node
+        self.cancel_requested = True
+        self._wake.set()
+        where = "while it waited in the queue" if queued else f"while its server started on {self.node}"
+        self.end("CANCELLED", f"You cancelled your session{f' (Slurm job {job})' if job else ''} {where}. "
+                              "Your choices are kept below: change them or start again.")
+        if job:
+            try:
+                await self.cancel()
+            except SlurmError as e:  # the job may have just ended; the start notices either way
+                self.log.warning("scancel of %s's job %s: %s", self.user, job, e.message)
+        return job
+
     # ------------------------------------------------------------------ after a hub restart
     async def resume(self, base_url: str, port_timeout: float) -> tuple[str, int] | None:
         """Where a session known from the saved state is now: (ip, port) at the node's current address, or
@@ -311,6 +366,7 @@ class Session:
             self.log.info("%s: job %s was still starting when the hub restarted; following it",
                           self.log_name, self.job_id)
             self.events, self._port_event, self.starting, self.port = [], asyncio.Event(), True, 0
+            self.cancel_requested, self._wake = False, asyncio.Event()
             try:
                 await self.until_ready({}, base_url, port_timeout=port_timeout)
             finally:

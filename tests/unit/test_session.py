@@ -7,7 +7,8 @@ import time
 import pytest
 
 from spawner.cluster import ClusterCache, JobPoller
-from spawner.session import EndedWhileStarting, GaveUpWaiting, Session, SubmitRefused, Timing
+from spawner.session import (Cancelled, EndedWhileStarting, GaveUpWaiting, NotStarting, Session, SubmitRefused,
+                             Timing)
 from spawner.runner import SlurmError
 
 from .playback import CLUSTER, DOWN, PlaybackRunner, fixture, queue_line
@@ -95,6 +96,72 @@ async def test_a_job_waiting_too_long_is_cancelled_as_the_user_and_explained():
     scancel = next(r for r in runner.ran if r["command"] == "scancel")
     assert scancel["argv"] == ["sudo", "-n", "-u", "alice", "scancel", JOB]
     assert session.job_id == "" and session.last_end["state"] == "CANCELLED"
+
+
+#: Looks at the queue once an hour: a start that ends soon after a cancel ended because of it.
+SLOW = Timing(**{**FAST.__dict__, "startup_poll_interval": 3600, "queue_interval": 3600})
+
+
+async def until(predicate):
+    while not predicate():
+        await asyncio.sleep(0.01)
+
+
+async def test_a_queued_session_is_cancelled_at_once_and_says_so():
+    session, runner, _ = make_session({"sbatch": [JOB + "\n"], "squeue": [queue_line("PENDING", JOB)],
+                                       "scancel": [""]}, SLOW)
+    start = asyncio.ensure_future(session.start("#!/bin/bash\n", {}, {"gpus": 2}, "/"))
+    await until(lambda: session.events and "Resources" in session.events[-1]["message"])
+    assert await session.cancel_start() == JOB
+    # the scancel ran as the user before cancel_start returned, and the start ends without its next look
+    assert runner.ran[-1]["argv"] == ["sudo", "-n", "-u", "alice", "scancel", JOB]
+    with pytest.raises(Cancelled) as e:
+        await asyncio.wait_for(start, 5)
+    assert e.value.status == 409
+    assert e.value.message.startswith(f"You cancelled your session (Slurm job {JOB}) while it waited in the queue.")
+    assert session.last_end["state"] == "CANCELLED" and session.job_id == "" and not session.starting
+    assert runner.commands().count("scancel") == 1
+    with pytest.raises(NotStarting):  # a second cancel, or one of a session that is not starting
+        await session.cancel_start()
+
+
+async def test_a_cancel_while_sbatch_runs_cancels_the_job_sbatch_then_names():
+    session, runner, _ = make_session({"sbatch": [lambda: JOB + "\n"], "scancel": [""]}, SLOW)
+    gate = asyncio.Event()
+    real_run = runner.run
+
+    async def slow_sbatch(argv, **kw):
+        if "sbatch" in argv:
+            await gate.wait()
+        return await real_run(argv, **kw)
+
+    runner.run = slow_sbatch
+    start = asyncio.ensure_future(session.start("#!/bin/bash\n", {}, {}, "/"))
+    await until(lambda: session.starting)
+    assert await session.cancel_start() == ""  # no job yet: nothing to scancel now
+    gate.set()
+    with pytest.raises(Cancelled):
+        await asyncio.wait_for(start, 5)
+    assert [r["argv"][-1] for r in runner.ran if r["command"] == "scancel"] == [JOB]
+    assert session.last_end["message"].startswith("You cancelled your session while it waited in the queue.")
+
+
+async def test_a_session_whose_server_is_starting_is_cancelled_too():
+    session, runner, _ = make_session({"sbatch": [JOB + "\n"], "squeue": [queue_line("RUNNING", JOB)],
+                                       "scancel": [""]}, SLOW)
+    start = asyncio.ensure_future(session.start("#!/bin/bash\n", {}, {}, "/"))
+    await until(lambda: session.node)  # running on its node, waiting for the server's port
+    await session.cancel_start()
+    with pytest.raises(Cancelled) as e:
+        await asyncio.wait_for(start, 5)
+    assert "while its server started on node01" in e.value.message
+
+
+async def test_only_a_starting_session_can_be_cancelled():
+    session, runner, _ = make_session({})
+    with pytest.raises(NotStarting):
+        await session.cancel_start()
+    assert runner.ran == []
 
 
 async def test_a_job_ending_while_starting_says_why_with_the_end_of_its_output():

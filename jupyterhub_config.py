@@ -10,12 +10,17 @@ import os
 
 c = get_config()  # noqa: F821
 
-# --- sessions: one Slurm job per user on the interactive partition --------------
+# --- sessions: Slurm jobs on the interactive partition ---------------------------
 c.JupyterHub.spawner_class = "slurm-interactive"
+# Several sessions per user ("My sessions"), e.g. a GPU one and a CPU one, each
+# its own job at /user/NAME/SERVER/. The default server works as before.
+c.JupyterHub.allow_named_servers = True
+c.JupyterHub.named_server_limit_per_user = 3
 # Sessions are Slurm jobs that outlive the hub: never cancel them when it stops.
 c.JupyterHub.cleanup_servers = False
-# A session may wait in the queue; the user sees why on the progress page.
-c.Spawner.start_timeout = 600
+# A session may wait in the queue for as long as InteractiveSlurmSpawner.pending_timeout
+# allows (hours); the user sees why on the progress page, and may cancel it there.
+# JupyterHub's start_timeout follows pending_timeout: it is not set here.
 # From job start to the server answering.
 c.Spawner.http_timeout = 120
 # How often the hub checks that each session still runs. All sessions share one

@@ -27,6 +27,21 @@
     the user's requests, and stops the server, which revokes its token. It answers
     before the stop is over: the job is waiting for the answer before it ends.
 
+``POST /hub/api/slurm-interactive/users/NAME/servers/SERVER/cancel``
+``POST /hub/api/slurm-interactive/users/NAME/server/cancel`` (the default server)
+    Cancel a session that is queued or starting: its job is cancelled in Slurm
+    before the answer, and the start ends with the user's choices kept for the
+    form. Needs the scope to start and stop the server (``servers``): another
+    user's session is 403. A session that runs or has ended is 409 (a running
+    one is stopped with JupyterHub's ``DELETE .../servers/SERVER``). Works for a
+    session that was queued when the hub restarted.
+
+``GET /hub/api/slurm-interactive/users/NAME/sessions``
+    The cards of "My sessions" as JSON, one per server of the user: phase
+    (queued, starting, running, stopping, ended, new), why it waits, job, node,
+    resources, account, release, time left, how it ended and what it used.
+    Needs ``read:servers`` for the user.
+
 Every body must be a JSON object of at most 64 KiB; anything else, nested JSON
 that would exhaust the parser included, is answered 400.
 """
@@ -38,10 +53,15 @@ import hashlib
 import json
 import re
 
+import time
+
 from jupyterhub.apihandlers import APIHandler, default_handlers
+from jupyterhub.scopes import needs_scope
+from jupyterhub.utils import url_path_join
 from tornado import web
 
 from .request import NAME
+from .session import NotStarting
 
 #: ANSI escape sequences (CSI, OSC and two-character ones), removed whole.
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
@@ -173,7 +193,68 @@ class ExitedHandler(_FromStartingServer):
             self.log.exception("%s: could not stop the exited server", spawner._log_name)
 
 
+def _session_spawner(handler: APIHandler, user_name: str, server_name: str):
+    user = handler.find_user(user_name)
+    if user is None:
+        raise web.HTTPError(404, f"No user {user_name[:64]!r}")
+    if server_name not in user.orm_spawners:
+        raise web.HTTPError(404, f"{user.name} has no session named {server_name[:64]!r}")
+    spawner = user.spawners[server_name]
+    if not hasattr(spawner, "cancel_start"):
+        raise web.HTTPError(404, "Not an interactive Slurm session")
+    return spawner
+
+
+class CancelHandler(APIHandler):
+    """Cancel a queued or starting session at once (JupyterHub itself waits a second, then stops)."""
+
+    @needs_scope("servers")
+    async def post(self, user_name, server_name=""):
+        spawner = _session_spawner(self, user_name, server_name)
+        label = f"The session {server_name!r}" if server_name else "Your default session"
+        deadline = time.monotonic() + 3
+        while spawner.pending == "spawn" and not spawner.session.starting and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # the form's choices are being checked; the job comes next
+        try:
+            job = await spawner.cancel_start()
+        except NotStarting:
+            if spawner.ready:
+                raise web.HTTPError(409, f"{label} is running: stop it instead (Stop on its card)")
+            raise web.HTTPError(409, f"{label} is not queued or starting: there is nothing to cancel")
+        # the start ends at its next look (at once); the hub then clears the server
+        deadline = time.monotonic() + 10
+        while spawner.active and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        user = spawner.user
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({
+            "job_id": job, "cancelled": True, "message": spawner.session.last_end.get("message", ""),
+            "form_url": url_path_join(self.hub.base_url, "spawn", user.escaped_name, server_name),
+        }))
+
+
+class SessionsHandler(APIHandler):
+    """The cards of "My sessions", as JSON."""
+
+    @needs_scope("read:servers")
+    async def get(self, user_name):
+        user = self.find_user(user_name)
+        if user is None:
+            raise web.HTTPError(404, f"No user {user_name[:64]!r}")
+        found = []
+        for name in sorted(user.orm_spawners):
+            spawner = user.spawners[name]
+            if hasattr(spawner, "session_card"):
+                found.append(await spawner.session_card())
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps({"sessions": found}))
+
+
 HANDLERS = [
+    (r"/api/slurm-interactive/users/([^/]+)/servers/([^/]*)/cancel", CancelHandler),
+    (r"/api/slurm-interactive/users/([^/]+)/server/cancel", CancelHandler),
+    (r"/api/slurm-interactive/users/([^/]+)/sessions", SessionsHandler),
     (r"/api/slurm-interactive/availability", AvailabilityHandler),
     (r"/api/slurm-interactive/failure", FailureHandler),
     (r"/api/slurm-interactive/exited", ExitedHandler),

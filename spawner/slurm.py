@@ -199,6 +199,10 @@ def _tres(text: str) -> dict[str, int]:
     return out
 
 
+#: The public name of the TRES parser (``AllocTRES`` of sacct, ``TRES`` of scontrol).
+parse_tres = _tres
+
+
 @dataclass
 class Job:
     """A job as ``scontrol show job`` reports it."""

@@ -25,15 +25,15 @@ from batchspawner import SlurmSpawner
 from jupyterhub.utils import url_path_join
 from sqlalchemy.orm import object_session
 from tornado import web
-from traitlets import Any, Bool, Dict, Float, Integer, List, Unicode, default
+from traitlets import Any, Bool, Dict, Float, Integer, List, TraitError, Unicode, default, observe, validate
 
-from . import batch_script, certs, form, offer, reconcile, reconcile_jobs, tokens
+from . import batch_script, cards, certs, form, offer, reconcile, reconcile_jobs, tokens, usage
 from .availability import build_table
 from .cluster import shared_accounts, shared_cluster, shared_poller
 from .releases import INTERFACE_URLS, list_releases
 from .request import FIELDS, InvalidRequest, ResourceRequest, from_form, parse_request
 from .runner import SlurmError, default_runner
-from .session import Session, SessionError, Timing
+from .session import Cancelled, Session, SessionError, Timing
 from .summary import session_summary
 from .templating import hub_templates_path  # noqa: F401 - the package's interface
 
@@ -84,8 +84,11 @@ class InteractiveSlurmSpawner(SlurmSpawner):
                            ).tag(config=True)
     startup_poll_interval = Float(0.25, help="Seconds between two looks at the queue while a session starts (still "
                                   "one squeue for all the sessions starting at that moment).").tag(config=True)
-    pending_timeout = Integer(0, help="Seconds a session may wait in the queue before it is cancelled and the user "
-                              "told why. 0 means start_timeout minus 30 seconds.").tag(config=True)
+    pending_timeout = Float(4 * 3600, help="Seconds a session may wait in the queue before it is cancelled and the "
+                            "user told why: the longest wait the site allows (4 hours by default). The user may "
+                            "close the browser meanwhile, come back to the progress page, or cancel it. JupyterHub's "
+                            "start_timeout follows it (pending_timeout + http_timeout + 60 s), so the two never "
+                            "disagree; setting start_timeout has no effect.").tag(config=True)
     stop_wait = Float(3, help="Seconds Stop waits for the cancelled job to leave the node (its GPUs are then free)."
                       ).tag(config=True)
     slurm_timeout = Integer(30, help="Seconds to wait for a Slurm command before treating the controller as "
@@ -98,6 +101,22 @@ class InteractiveSlurmSpawner(SlurmSpawner):
                  "goes through it. The default runs them as subprocesses of the hub; a site whose hub is not a Slurm "
                  "client may give one that runs them elsewhere, and tests give one that plays back recorded output."
                  ).tag(config=True)
+
+    @validate("pending_timeout")
+    def _valid_pending_timeout(self, proposal):
+        if not proposal["value"] > 0:
+            raise TraitError(f"InteractiveSlurmSpawner.pending_timeout must be a positive number of seconds, "
+                             f"not {proposal['value']!r}")
+        return proposal["value"]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._tie_start_timeout()
+
+    @observe("pending_timeout", "http_timeout")
+    def _tie_start_timeout(self, change=None):
+        """JupyterHub gives up a start after start_timeout: never before the session's own limits."""
+        self.start_timeout = int(self.pending_timeout + self.http_timeout + 60)
 
     # ------------------------------------------------------------------ batchspawner traits
     exec_prefix = Unicode("sudo -n -u {username}", help="How the hub runs sbatch and scancel as the user. sudoers "
@@ -133,7 +152,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
 
     def _timing(self) -> Timing:
         return Timing(startup_poll_interval=self.startup_poll_interval, queue_interval=self.queue_interval,
-                      pending_timeout=self.pending_timeout or max(self.start_timeout - 30, 30),
+                      pending_timeout=self.pending_timeout,
                       http_timeout=self.http_timeout, stop_wait=self.stop_wait)
 
     _session: Session | None = None
@@ -270,6 +289,9 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             return await session.start(self.render_batch_script(request),
                                        batch_script.submit_environment({**self.get_env(), **self._ssl_environment}),
                                        request.as_options(), self.server.base_url if self.server else "/")
+        except Cancelled as e:
+            self.log.info("%s: cancelled by the user while starting", self._log_name)
+            raise web.HTTPError(e.status, e.message) from e
         except SessionError as e:
             if e.status == 400:  # what made Slurm refuse may be an association removed meanwhile
                 shared_accounts(self.runner, self.accounts_cache_seconds).forget(self.user.name)
@@ -304,7 +326,8 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         try:
             where = await session.resume(self.server.base_url if self.server else "/", self.http_timeout)
         except Exception as e:  # noqa: BLE001 - never stop the hub from starting
-            self.log.error("%s: could not follow job %s after the restart: %s", self._log_name, self.job_id, e)
+            log = self.log.info if isinstance(e, Cancelled) else self.log.error
+            log("%s: could not follow job %s after the restart: %s", self._log_name, self.job_id, e)
             # the hub checks the URL next: do not let it wait minutes for a server that is gone
             self._saved_http_timeout, self.http_timeout = self.http_timeout, 1
             return url
@@ -354,6 +377,48 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         self.session.from_state(state)
         if isinstance(state.get("last_options"), dict):
             self.last_options = state["last_options"]
+
+    # ------------------------------------------------------------------ My sessions (spawner.cards)
+    async def cancel_start(self) -> str:
+        """The user cancels this session while it is queued or starting (spawner.session.NotStarting if it
+        is not): the job is cancelled at once, and the start ends with the user's choices kept."""
+        return await self.session.cancel_start()
+
+    async def usage(self) -> dict | None:
+        """What the last finished session used, from sacct; kept in the state once Slurm's figures are final."""
+        end = self.session.last_end
+        job = str(end.get("job_id", "") or "")
+        if not job:
+            return None
+        if isinstance(end.get("usage"), dict):
+            return end["usage"]
+        try:
+            found = usage.parse_sacct(await self.runner.run(usage.sacct_argv(job)))
+        except SlurmError as e:
+            self.log.warning("%s: sacct could not say what job %s used: %s", self._log_name, job, e.message)
+            return None
+        if found is None:
+            return None
+        figures = found.as_json()
+        if found.final:
+            end["usage"] = figures
+            if not self.active:
+                self._save_state()
+        return figures
+
+    async def session_card(self) -> dict:
+        """This session's card on "My sessions" (spawner.cards), from what the hub knows now; a finished
+        session's usage is asked of sacct once."""
+        session = self.session
+        options = self.user_options or self.last_options or {}
+        release = next((r for r in list_releases(self.releases_dir) if r.name == options.get("release")), None)
+        entry = (self.poller().peek() or {}).get(self.job_id) if self.job_id else None
+        flags = cards.Flags(active=bool(self.active), ready=bool(self.ready), pending=self.pending,
+                            starting=session.starting, node=session.node, ended=bool(session.last_end))
+        ended = cards.phase(flags, entry) == "ended"
+        return cards.session_card(self.name, flags, dict(self.last_options or options) if ended else options,
+                                  release, entry, job_id=self.job_id, last_end=session.last_end,
+                                  usage=await self.usage() if ended else None)
 
     def session_summary(self) -> dict:
         """What the home page shows of this session, from what is known now (no Slurm query)."""

@@ -1,0 +1,34 @@
+"""The site's settings that depend on each other, checked on the spawner class itself (no hub)."""
+
+import pytest
+from traitlets import TraitError
+from traitlets.config import Config
+
+from spawner.spawner import InteractiveSlurmSpawner
+
+
+def make(**settings):
+    config = Config()
+    for key, value in settings.items():
+        owner, _, name = key.rpartition("__")
+        setattr(config[owner or "InteractiveSlurmSpawner"], name, value)
+    return InteractiveSlurmSpawner(config=config)
+
+
+def test_a_session_may_wait_hours_and_jupyterhub_never_gives_up_first():
+    spawner = make()
+    assert spawner.pending_timeout == 4 * 3600
+    assert spawner.start_timeout == spawner.pending_timeout + spawner.http_timeout + 60
+
+
+def test_start_timeout_follows_pending_timeout_whatever_the_site_sets():
+    spawner = make(Spawner__start_timeout=600, pending_timeout=7200, Spawner__http_timeout=120)
+    assert spawner.start_timeout == 7200 + 120 + 60
+    spawner.pending_timeout = 60
+    assert spawner.start_timeout == 60 + 120 + 60
+
+
+@pytest.mark.parametrize("bad", [0, -5])
+def test_a_pending_timeout_that_is_not_positive_stops_the_hub_naming_the_setting(bad):
+    with pytest.raises(TraitError, match="InteractiveSlurmSpawner.pending_timeout must be a positive number"):
+        make(pending_timeout=bad)

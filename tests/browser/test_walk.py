@@ -85,15 +85,19 @@ def test_log_in_start_come_back_and_stop(new_page, hub, clean):
     with page.expect_popup() as popup:
         page.click("li.lm-Menu-item:has-text('Hub Control Panel')")
     home = popup.value
-    home.wait_for_selector("#jsi-session-card")
-    assert home.locator("#jsi-job").inner_text().strip() == job
-    assert home.locator("#jsi-node").inner_text().strip() == node
-    assert home.locator("#jsi-gpus").inner_text().strip() == "1"
-    assert "min" in home.locator("#jsi-time-left").inner_text()
+    card = home.locator("#jsi-card-default")
+    card.wait_for()
+    assert card.locator(".jsi-phase").inner_text().strip() == "running"
+    assert card.locator(".jsi-job").inner_text().strip() == job
+    assert card.locator(".jsi-node").inner_text().strip() == node
+    assert card.locator(".jsi-gpus").inner_text().strip() == "1"
+    assert "min" in card.locator(".jsi-time-left").inner_text()
     shot(home, "05-home")
-    home.click("#stop")
+    card.locator(".jsi-stop").click()
     wait_for(lambda: not [j for j in squeue() if j["id"] == job], 15, 0.2, what="the job to leave squeue")
     home.wait_for_selector("#start")
+    assert home.locator("#jsi-card-default .jsi-phase").inner_text().strip() == "ended"
+    assert "stopped from the hub" in home.locator("#jsi-card-default .jsi-last-end").inner_text()
     assert "GresUsed=gpu:0" in sh("scontrol", "-o", "-d", "show", "node", node).stdout
     # and the table shows the GPU free again
     home.goto(f"{HUB}/hub/spawn")

@@ -92,30 +92,57 @@ class Hub:
             self._user_tokens[name] = r.json()["token"]
         return self._user_tokens[name]
 
-    def server(self, name: str) -> dict | None:
-        return self.api("GET", f"/users/{name}").json()["servers"].get("")
+    @staticmethod
+    def _path(name: str, server: str = "") -> str:
+        return f"/users/{name}/servers/{server}" if server else f"/users/{name}/server"
 
-    def start(self, name: str, options: dict | None = None, body: str | None = None) -> requests.Response:
+    def server(self, name: str, server: str = "") -> dict | None:
+        return self.api("GET", f"/users/{name}").json()["servers"].get(server)
+
+    def all_servers(self, name: str) -> dict:
+        """Every server of the user, stopped ones too (name → model)."""
+        return self.api("GET", f"/users/{name}", params={"include_stopped_servers": "1"}).json()["servers"]
+
+    def start(self, name: str, options: dict | None = None, body: str | None = None, server: str = "") -> requests.Response:
         self.ensure_user(name)
         if body is not None:
-            return self.api("POST", f"/users/{name}/server", data=body)
-        return self.api("POST", f"/users/{name}/server", json=options if options is not None else None)
+            return self.api("POST", self._path(name, server), data=body)
+        return self.api("POST", self._path(name, server), json=options if options is not None else None)
 
-    def wait_ready(self, name: str, timeout: float = 120) -> dict:
+    def wait_ready(self, name: str, timeout: float = 120, server: str = "") -> dict:
         def ready():
-            s = self.server(name)
+            s = self.server(name, server)
             if s is None:
-                raise AssertionError(f"{name}'s server went away while starting")
+                raise AssertionError(f"{name}'s server {server!r} went away while starting")
             return s if s["ready"] else None
-        return wait_for(ready, timeout, 0.5, f"{name}'s server to be ready")
+        return wait_for(ready, timeout, 0.5, f"{name}'s server {server!r} to be ready")
 
-    def stop(self, name: str, timeout: float = 60):
-        r = self.api("DELETE", f"/users/{name}/server")
+    def stop(self, name: str, timeout: float = 60, server: str = ""):
+        r = self.api("DELETE", self._path(name, server))
         assert r.status_code in (202, 204, 400), r.text  # 400: not running
-        wait_for(lambda: self.server(name) is None, timeout, 0.25, f"{name}'s server to stop")
+        wait_for(lambda: self.server(name, server) is None, timeout, 0.25, f"{name}'s server {server!r} to stop")
 
-    def status_through_proxy(self, name: str) -> requests.Response:
-        return requests.get(f"{self.url}/user/{name}/api/status",
+    def remove(self, name: str, server: str):
+        """Stop a named server and forget it (JupyterHub's DELETE with remove)."""
+        r = self.api("DELETE", self._path(name, server), json={"remove": True})
+        assert r.status_code in (202, 204, 404), r.text
+        wait_for(lambda: server not in self.all_servers(name), 60, 0.25, f"{name}'s server {server!r} to go")
+
+    def sessions(self, name: str) -> list[dict]:
+        """The cards of "My sessions", with the user's own token."""
+        r = requests.get(f"{self.url}/hub/api/slurm-interactive/users/{name}/sessions", timeout=60,
+                         headers={"Authorization": f"token {self.user_token(name)}"})
+        assert r.status_code == 200, r.text
+        return r.json()["sessions"]
+
+    def cancel(self, name: str, server: str = "", as_user: str | None = None) -> requests.Response:
+        """Cancel a queued or starting session through the REST API, with the token of `as_user` (the owner)."""
+        path = f"users/{name}/servers/{server}/cancel" if server else f"users/{name}/server/cancel"
+        return requests.post(f"{self.url}/hub/api/slurm-interactive/{path}", timeout=60,
+                             headers={"Authorization": f"token {self.user_token(as_user or name)}"})
+
+    def status_through_proxy(self, name: str, server: str = "") -> requests.Response:
+        return requests.get(f"{self.url}/user/{name}/{server + '/' if server else ''}api/status",
                             headers={"Authorization": f"token {self.user_token(name)}"}, timeout=30)
 
 
@@ -147,6 +174,9 @@ def clean(hub):
     def reset():
         for user in DEMO_USERS:
             hub.ensure_user(user)
+            for server in hub.all_servers(user):
+                if server:  # the named sessions are forgotten
+                    hub.remove(user, server)
             if hub.server(user) is not None:
                 hub.stop(user)
             # no options left over from earlier runs: a start without options means the defaults

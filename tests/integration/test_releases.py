@@ -23,10 +23,12 @@ def newest() -> str:
     return release_names()[0]
 
 
-def in_session(hub, user: str, method: str, path: str, **kw) -> requests.Response:
-    """A request to the user's session through the hub's proxy, with the user's token."""
+def in_session(hub, user: str, method: str, path: str, server: str = "", **kw) -> requests.Response:
+    """A request to the user's session (its default one, or a named one) through the hub's proxy, with the
+    user's token."""
     headers = {"Authorization": f"token {hub.user_token(user)}"}
-    return requests.request(method, f"{HUB}/user/{user}/{path.lstrip('/')}", headers=headers, timeout=60, **kw)
+    prefix = f"{user}/{server}" if server else user
+    return requests.request(method, f"{HUB}/user/{prefix}/{path.lstrip('/')}", headers=headers, timeout=60, **kw)
 
 
 async def _execute(url: str, token: str, code: str, timeout: float) -> tuple[str, str]:
@@ -60,16 +62,17 @@ async def _execute(url: str, token: str, code: str, timeout: float) -> tuple[str
         ws.close()
 
 
-def run_code(hub, user: str, kernel: str, code: str, timeout: float = 90) -> str:
+def run_code(hub, user: str, kernel: str, code: str, timeout: float = 90, server: str = "") -> str:
     """Start a kernel of the session, run code in it, shut it down; the code's output."""
-    r = in_session(hub, user, "POST", "api/kernels", json={"name": kernel})
+    r = in_session(hub, user, "POST", "api/kernels", server=server, json={"name": kernel})
     assert r.status_code == 201, r.text
     kernel_id = r.json()["id"]
+    prefix = f"{user}/{server}" if server else user
     try:
-        url = f"{HUB.replace('http', 'ws', 1)}/user/{user}/api/kernels/{kernel_id}/channels"
+        url = f"{HUB.replace('http', 'ws', 1)}/user/{prefix}/api/kernels/{kernel_id}/channels"
         out, error = asyncio.run(_execute(url, hub.user_token(user), code, timeout))
     finally:
-        in_session(hub, user, "DELETE", f"api/kernels/{kernel_id}")
+        in_session(hub, user, "DELETE", f"api/kernels/{kernel_id}", server=server)
     assert not error, f"{kernel}: {error}"
     return out
 

@@ -117,17 +117,6 @@ def test_a_pending_session_says_why_and_a_hub_restart_keeps_both_sessions(hub, c
     wait_for(lambda: hub.status_through_proxy("bob").status_code == 200, 30, 0.5, what="bob's session to answer")
 
 
-def test_a_session_waiting_too_long_is_cancelled_and_the_user_told_why(hub, clean):
-    block_gpus()
-    assert hub.start("bob", {"gpus": 2}).status_code in (201, 202)
-    job = hub.server("bob")["state"]["job_id"]
-    # the local stack cancels after 45 s in the queue
-    wait_for(lambda: hub.server("bob") is None, 90, 1, what="the waiting session to be given up")
-    assert not [j for j in squeue() if j["id"] == job and j["state"] == "PENDING"]
-    page = Browser("bob").form().text
-    assert "waited" in page and "was cancelled" in page and "2 free GPUs" in page
-
-
 def test_a_session_ended_outside_the_hub_is_noticed_and_explained(hub, clean):
     assert hub.start("alice", {}).status_code in (201, 202)
     hub.wait_ready("alice")

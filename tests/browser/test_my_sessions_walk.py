@@ -1,0 +1,129 @@
+"""My sessions in Chromium: a queued session cancelled from its progress page, a notification when one is
+ready, and the home page with sessions in three states, at desktop and phone width."""
+
+import re
+import time
+
+import pytest
+
+from ..integration.conftest import sh, squeue, wait_for
+from ..integration.test_session_life import block_gpus
+from .conftest import CHROMIUM_ARGS, HUB, login, shot  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+
+def job_of(hub, user, server=""):
+    model = hub.server(user, server)
+    return model["state"].get("job_id") if model else None
+
+
+def fill_and_start(page, gpus: str):
+    page.wait_for_selector("#jsi-gpus")
+    page.select_option("#jsi-gpus", gpus)
+    page.select_option("#jsi-release", index=0)
+    page.select_option("#jsi-ui", "lab")
+    page.click("#spawn_form button[type=submit]")
+
+
+def test_a_queued_session_is_cancelled_from_its_progress_page(new_page, hub, clean):
+    block_gpus()
+    page = new_page()
+    login(page, "bob", "bob-demo")
+    page.wait_for_url(re.compile(r".*/hub/spawn.*"))
+    page.goto(f"{HUB}/hub/spawn/bob/train")
+    fill_and_start(page, "2")
+    page.wait_for_url(re.compile(r".*/hub/spawn-pending/bob/train"))
+    page.wait_for_function("() => /Resources/.test(document.querySelector('#progress-message').textContent)")
+    assert page.title().startswith("⏳ Queued: your session train")
+    assert page.locator("#stop-server-btn").is_hidden()  # JupyterHub's button stops the default server
+    job = job_of(hub, "bob", "train")
+    shot(page, "12-progress-queued")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "12-progress-queued-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    began = time.monotonic()
+    page.click("#jsi-cancel")
+    gone = wait_for(lambda: not [j for j in squeue() if j["id"] == job] and time.monotonic(), 10, 0.05,
+                    what="the job to leave squeue")
+    print(f"cancel from the progress page: job {job} left squeue {gone - began:.2f} s after the click")
+    # back on the form, with why and the same choices
+    page.wait_for_url(re.compile(r".*/hub/spawn/bob/train$"))
+    page.wait_for_selector("#jsi-gpus")
+    assert "You cancelled your session (Slurm job" in page.content()
+    assert page.input_value("#jsi-gpus") == "2"
+    shot(page, "13-form-after-cancel")
+    assert hub.server("bob", "train") is None
+
+
+def test_a_queued_session_notifies_when_it_is_ready(browser, hub, clean):
+    blockers = block_gpus()
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, permissions=["notifications"])
+    notified = []
+    ctx.expose_function("jsiNotified", lambda title, body: notified.append((title, body)))
+    ctx.add_init_script("window.Notification = class { constructor(t, o) { window.jsiNotified(t, (o || {}).body); }"
+                        " static get permission() { return 'granted'; }"
+                        " static requestPermission() { return Promise.resolve('granted'); } };")
+    try:
+        page = ctx.new_page()
+        login(page, "alice", "alice-demo")
+        page.wait_for_url(re.compile(r".*/hub/spawn.*"))
+        page.goto(f"{HUB}/hub/spawn/alice/later")
+        fill_and_start(page, "1")
+        page.wait_for_function("() => /Resources/.test(document.querySelector('#progress-message').textContent)")
+        sh("scancel", *blockers)
+        wait_for(lambda: notified, 90, 0.5, what="the notification that the session is ready")
+        assert notified[0][0] == "Your session later is ready"
+        page.wait_for_url(re.compile(r".*/user/alice/later/.*"), timeout=60_000)
+    finally:
+        ctx.close()
+
+
+def test_my_sessions_with_three_sessions_in_three_states(new_page, hub, clean):
+    # one ended (with what it used), one running, one queued behind the GPU blockers
+    assert hub.start("alice", {"gpus": 0, "cores": 1, "memory": 1000}).status_code in (201, 202)
+    hub.wait_ready("alice")
+    hub.stop("alice")
+    assert hub.start("alice", {"gpus": 0, "cores": 2, "memory": 1500}, server="cpu").status_code in (201, 202)
+    hub.wait_ready("alice", server="cpu")
+    block_gpus()
+    assert hub.start("alice", {"gpus": 2}, server="gpu").status_code in (201, 202)
+    wait_for(lambda: {c["name"]: c["phase"] for c in hub.sessions("alice")}.get("gpu") == "queued", 30, 0.5,
+             what="the GPU session to be queued")
+
+    page = new_page()
+    login(page, "alice", "alice-demo")
+    page.goto(f"{HUB}/hub/home")
+    phases = {card.get_attribute("data-server"): card.get_attribute("data-phase")
+              for card in page.locator(".jsi-card").all()}
+    assert phases == {"": "ended", "cpu": "running", "gpu": "queued"}
+    assert page.locator("#jsi-card-cpu .jsi-node").inner_text().startswith("node")
+    assert "Waiting for a node with 2 free GPUs" in page.locator("#jsi-card-gpu .jsi-waiting").inner_text()
+    assert page.locator("#jsi-card-default .jsi-again").is_visible()
+    wait_for(lambda: (page.reload() or True) and page.locator("#jsi-card-default .jsi-usage").count(), 30, 1,
+             what="the ended card to show what it used")
+    shot(page, "14-my-sessions")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "14-my-sessions-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # a bad name is explained by its field, and nothing is asked of the hub
+    page.fill("#jsi-new-name", "Big GPU")
+    page.click("#jsi-new-button")
+    assert "lowercase" in page.locator("#jsi-new-error").inner_text()
+    assert page.get_attribute("#jsi-new-name", "aria-invalid") == "true"
+    shot(page, "15-my-sessions-bad-name")
+
+    # Cancel on the queued card: the job leaves the queue, and the form of that session comes back
+    job = job_of(hub, "alice", "gpu")
+    page.click("#jsi-card-gpu .jsi-cancel")
+    page.wait_for_url(re.compile(r".*/hub/spawn/alice/gpu$"))
+    assert not [j for j in squeue() if j["id"] == job]
+    page.goto(f"{HUB}/hub/home")
+    assert page.get_attribute("#jsi-card-gpu", "data-phase") == "ended"
+    # Stop on the running card
+    cpu_job = job_of(hub, "alice", "cpu")
+    page.click("#jsi-card-cpu .jsi-stop")
+    page.wait_for_function("() => document.querySelector('#jsi-card-cpu').dataset.phase === 'ended'")
+    assert not [j for j in squeue() if j["id"] == cpu_job]

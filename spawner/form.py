@@ -74,7 +74,7 @@ def gpu_warning(wanted, max_free_gpus: int) -> str:
 def form_view(*, snapshot: Snapshot, partition: str, accounts: list[str], accounts_from_slurm: bool,
               usable: list[slurm.Reservation], releases: list[Release], limits: Limits, defaults: dict,
               last_options: dict | None = None, refused: dict | None = None, last_end: str = "",
-              refresh_seconds: float = 5, endpoint: str = "") -> dict:
+              refresh_seconds: float = 5, endpoint: str = "", session_name: str = "") -> dict:
     """Everything the form template shows, as plain values."""
     refused = refused or {}
     errors = refused.get("errors", {})
@@ -104,6 +104,7 @@ def form_view(*, snapshot: Snapshot, partition: str, accounts: list[str], accoun
         "endpoint": endpoint,
         "oversubscribe": oversubscribe_factor(snapshot.partitions.get(partition, {}).get("OverSubscribe", "")),
         "last_end": last_end,
+        "session_name": session_name,
         "gpu_warning": bool(warning),
         "gpu_warning_text": warning,
     }

@@ -56,7 +56,6 @@ import re
 import time
 
 from jupyterhub.apihandlers import APIHandler, default_handlers
-from jupyterhub.scopes import needs_scope
 from jupyterhub.utils import url_path_join
 from tornado import web
 
@@ -193,7 +192,14 @@ class ExitedHandler(_FromStartingServer):
             self.log.exception("%s: could not stop the exited server", spawner._log_name)
 
 
-def _session_spawner(handler: APIHandler, user_name: str, server_name: str):
+def _session_spawner(handler: APIHandler, user_name: str, server_name: str, scope: str, doing: str):
+    """The spawner of USER/SERVER, if the request's token or login may act on it (403, not JupyterHub's
+    404, for another user's session: the name is in the URL the user typed, nothing is revealed)."""
+    if handler.current_user is None:
+        raise web.HTTPError(403, "Missing or invalid credentials")
+    wanted = f"{scope}!server={user_name}/{server_name}" if server_name else f"{scope}!user={user_name}"
+    if not handler.has_scope(wanted):
+        raise web.HTTPError(403, f"You may not {doing} {user_name[:64]}'s sessions")
     user = handler.find_user(user_name)
     if user is None:
         raise web.HTTPError(404, f"No user {user_name[:64]!r}")
@@ -208,9 +214,8 @@ def _session_spawner(handler: APIHandler, user_name: str, server_name: str):
 class CancelHandler(APIHandler):
     """Cancel a queued or starting session at once (JupyterHub itself waits a second, then stops)."""
 
-    @needs_scope("servers")
     async def post(self, user_name, server_name=""):
-        spawner = _session_spawner(self, user_name, server_name)
+        spawner = _session_spawner(self, user_name, server_name, "servers", "cancel")
         label = f"The session {server_name!r}" if server_name else "Your default session"
         deadline = time.monotonic() + 3
         while spawner.pending == "spawn" and not spawner.session.starting and time.monotonic() < deadline:
@@ -236,8 +241,11 @@ class CancelHandler(APIHandler):
 class SessionsHandler(APIHandler):
     """The cards of "My sessions", as JSON."""
 
-    @needs_scope("read:servers")
     async def get(self, user_name):
+        if self.current_user is None:
+            raise web.HTTPError(403, "Missing or invalid credentials")
+        if not self.has_scope(f"read:servers!user={user_name}"):
+            raise web.HTTPError(403, f"You may not see {user_name[:64]}'s sessions")
         user = self.find_user(user_name)
         if user is None:
             raise web.HTTPError(404, f"No user {user_name[:64]!r}")

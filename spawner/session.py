@@ -343,8 +343,8 @@ class Session:
         self.cancel_requested = True
         self._wake.set()
         where = "while it waited in the queue" if queued else f"while its server started on {self.node}"
-        self.end("CANCELLED", f"You cancelled your session{f' (Slurm job {job})' if job else ''} {where}. "
-                              "Your choices are kept below: change them or start again.")
+        self.end("CANCELLED", f"You cancelled your session{f' (Slurm job {job})' if job else ''} {where}; "
+                              "its choices are kept.")
         if job:
             try:
                 await self.cancel()

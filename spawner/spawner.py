@@ -243,7 +243,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             accounts_from_slurm=given.accounts_from_slurm, usable=given.reservations, releases=given.releases,
             limits=given.limits, defaults=given.defaults, last_options=self.last_options,
             refused=FORM_STASH.pop(self.user.name, self.name), last_end=self.session.last_end.get("message", ""),
-            refresh_seconds=self.availability_interval,
+            refresh_seconds=self.availability_interval, session_name=self.name,
             endpoint=url_path_join(self.hub.base_url, "api/slurm-interactive/availability")))
 
     async def options_from_form(self, formdata):

@@ -5,8 +5,11 @@ allocation, one per step), :func:`usage_hint` turns a :class:`Usage` into the
 one-line advice the session's card gives. The figures are Slurm's own:
 
 - elapsed time against the time limit (``ElapsedRaw``, ``TimelimitRaw``);
-- CPU efficiency: CPU time used by every step (``TotalCPU`` of the allocation)
-  over elapsed time × allocated cores;
+- CPU efficiency: CPU time used by every step over elapsed time × allocated
+  cores. A step's CPU time is the larger of what its processes reported as they
+  were reaped (``TotalCPU``) and what the samples saw (``cpu`` of
+  ``TRESUsageInTot`` and ``TRESUsageInMax``): a session ends by ``scancel``, its
+  processes are killed and never reaped, and only the samples know their time;
 - peak memory: the largest ``MaxRSS`` of any step, against the memory asked for;
 - GPU-hours held: allocated GPUs × elapsed hours, used or not.
 
@@ -21,7 +24,8 @@ from dataclasses import asdict, dataclass
 
 from .slurm import parse_tres
 
-FIELDS = ("JobID", "State", "ElapsedRaw", "TimelimitRaw", "TotalCPU", "MaxRSS", "AllocCPUS", "ReqMem", "AllocTRES")
+FIELDS = ("JobID", "State", "ElapsedRaw", "TimelimitRaw", "TotalCPU", "MaxRSS", "AllocCPUS", "ReqMem", "AllocTRES",
+          "TRESUsageInTot", "TRESUsageInMax")
 
 
 def sacct_argv(job_id: str) -> list[str]:
@@ -99,6 +103,8 @@ def parse_sacct(text: str) -> Usage | None:
         return None
     steps = [r for r in rows if r["JobID"].startswith(job["JobID"] + ".")]
     tres = parse_tres(job["AllocTRES"])
+    cpu = sum(max(parse_cpu_seconds(r["TotalCPU"]), _tres_cpu(r["TRESUsageInTot"]), _tres_cpu(r["TRESUsageInMax"]))
+              for r in steps) if steps else parse_cpu_seconds(job["TotalCPU"])
     rss = [parse_size_mb(r["MaxRSS"]) for r in steps if r["MaxRSS"].strip()]
     try:
         elapsed, limit = int(job["ElapsedRaw"] or 0), int(job["TimelimitRaw"] or 0) * 60
@@ -106,10 +112,19 @@ def parse_sacct(text: str) -> Usage | None:
     except ValueError:
         return None
     return Usage(job_id=job["JobID"], state=job["State"], elapsed_s=elapsed, limit_s=limit,
-                 cpu_s=parse_cpu_seconds(job["TotalCPU"]), cores=cores,
+                 cpu_s=round(cpu, 3), cores=cores,
                  peak_memory_mb=round(max(rss, default=0.0), 1),
                  memory_mb=parse_size_mb(job["ReqMem"]) or tres.get("mem", 0), gpus=tres.get("gres/gpu", 0),
                  gathered=bool(rss))
+
+
+def _tres_cpu(text: str) -> float:
+    """The ``cpu=`` of a TRES usage list (``cpu=00:00:28,energy=0,mem=612512K``) in seconds; 0 if absent."""
+    for item in (text or "").split(","):
+        key, _, value = item.partition("=")
+        if key == "cpu":
+            return parse_cpu_seconds(value)
+    return 0.0
 
 
 def usage_hint(u: Usage) -> str:

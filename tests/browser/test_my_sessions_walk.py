@@ -73,7 +73,8 @@ def test_a_queued_session_notifies_when_it_is_ready(browser, hub, clean):
         fill_and_start(page, "1")
         page.wait_for_function("() => /Resources/.test(document.querySelector('#progress-message').textContent)")
         sh("scancel", *blockers)
-        wait_for(lambda: notified, 90, 0.5, what="the notification that the session is ready")
+        # Playwright calls jsiNotified only while it runs: wait in the page, not in time.sleep
+        wait_for(lambda: page.wait_for_timeout(500) or notified, 90, 0, what="the notification that it is ready")
         assert notified[0][0] == "Your session later is ready"
         page.wait_for_url(re.compile(r".*/user/alice/later/.*"), timeout=60_000)
     finally:

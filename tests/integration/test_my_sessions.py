@@ -6,6 +6,7 @@ import re
 import time
 
 import pytest
+import requests
 
 from .conftest import HUB, STACKCTL, Browser, form_state, scontrol_job, sh, squeue, wait_for
 from .test_releases import _execute, in_session
@@ -52,7 +53,8 @@ def test_a_gpu_session_and_a_cpu_session_at_once_each_at_its_own_url(hub, clean)
     assert queue_states(cpu_job) == ["RUNNING"]
     assert hub.status_through_proxy("alice", "cpu").status_code == 200
     assert hub.status_through_proxy("alice", "gpu").status_code != 200
-    assert {c["name"]: c["phase"] for c in hub.sessions("alice")} == {"gpu": "ended", "cpu": "running"}
+    phases = {c["name"]: c["phase"] for c in hub.sessions("alice")}
+    assert (phases["gpu"], phases["cpu"]) == ("ended", "running")
 
 
 @pytest.mark.parametrize("name, words", [
@@ -105,7 +107,7 @@ def test_a_queued_session_is_cancelled_at_once_and_the_form_keeps_its_choices(hu
     # back on the form: why, and the same choices
     page = Browser("bob").s.get(f"{HUB}/hub/spawn/bob/train", timeout=60)
     assert page.status_code == 200 and "You cancelled your session (Slurm job" in page.text
-    assert {k: form_state(page.text)["fields"][k] for k in ("gpus", "cores", "memory", "hours")} == {
+    assert {k: form_state(page.text)["values"][k] for k in ("gpus", "cores", "memory", "hours")} == {
         "gpus": "2", "cores": "2", "memory": "1200", "hours": "2"}
     card = {c["name"]: c for c in hub.sessions("bob")}["train"]
     assert card["phase"] == "ended" and "You cancelled" in card["last_end"]
@@ -137,6 +139,9 @@ def test_what_cannot_be_cancelled_is_refused_and_nothing_changes(hub, clean):
     assert r.status_code == 409 and "nothing to cancel" in r.json()["message"], r.text
     r = hub.cancel("bob", "nothing-here")
     assert r.status_code == 404, r.text
+    r = requests.get(f"{HUB}/hub/api/slurm-interactive/users/alice/sessions", timeout=30,
+                     headers={"Authorization": f"token {hub.user_token('bob')}"})
+    assert r.status_code == 403, r.text
     assert queue_states(job) == ["RUNNING"] and hub.server("alice")["ready"]
 
 
@@ -208,14 +213,21 @@ def test_the_used_resources_card_matches_sacct_for_a_known_load(hub, clean):
     card = wait_for(lambda: next((c for c in hub.sessions("alice") if c["name"] == "load" and c.get("usage")), None),
                     60, 1, what="the card to show what the session used")
     usage = card["usage"]
-    sacct = sh("sacct", "-n", "-P", "-j", job, "--format=JobID,ElapsedRaw,TotalCPU,MaxRSS,AllocCPUS").stdout
+    sacct = sh("sacct", "-n", "-P", "-j", job,
+               "--format=JobID,ElapsedRaw,TotalCPU,MaxRSS,AllocCPUS,TRESUsageInTot,TRESUsageInMax").stdout
     rows = [line.split("|") for line in sacct.splitlines()]
     allocation = next(r for r in rows if r[0] == job)
     from spawner.usage import parse_cpu_seconds, parse_size_mb
+
+    def sampled_cpu(tres):  # "cpu=00:00:28,mem=..." → 28
+        return next((parse_cpu_seconds(t[4:]) for t in tres.split(",") if t.startswith("cpu=")), 0)
+    # each step's CPU time: what it reported when reaped, or what the samples saw (a scancel kills, nobody reaps)
+    steps = [r for r in rows if r[0].startswith(job + ".")]
+    cpu = sum(max(parse_cpu_seconds(r[2]), sampled_cpu(r[5]), sampled_cpu(r[6])) for r in steps)
     assert usage["job_id"] == job and usage["gathered"]
     assert usage["elapsed_s"] == int(allocation[1]) and usage["cores"] == int(allocation[4]) == 2
-    assert usage["cpu_s"] == pytest.approx(parse_cpu_seconds(allocation[2]), abs=0.01)
-    assert usage["peak_memory_mb"] == pytest.approx(max(parse_size_mb(r[3]) for r in rows if r[3]), abs=0.1)
+    assert usage["cpu_s"] == pytest.approx(cpu, abs=0.01)
+    assert usage["peak_memory_mb"] == pytest.approx(max(parse_size_mb(r[3]) for r in steps if r[3]), abs=0.1)
     # and Slurm saw the load: the busy core, the 400 MB
     assert usage["cpu_s"] >= busy * 0.9
     assert usage["peak_memory_mb"] >= 400

@@ -118,7 +118,7 @@ async def test_a_queued_session_is_cancelled_at_once_and_says_so():
     with pytest.raises(Cancelled) as e:
         await asyncio.wait_for(start, 5)
     assert e.value.status == 409
-    assert e.value.message.startswith(f"You cancelled your session (Slurm job {JOB}) while it waited in the queue.")
+    assert e.value.message == f"You cancelled your session (Slurm job {JOB}) while it waited in the queue; its choices are kept."
     assert session.last_end["state"] == "CANCELLED" and session.job_id == "" and not session.starting
     assert runner.commands().count("scancel") == 1
     with pytest.raises(NotStarting):  # a second cancel, or one of a session that is not starting
@@ -143,7 +143,7 @@ async def test_a_cancel_while_sbatch_runs_cancels_the_job_sbatch_then_names():
     with pytest.raises(Cancelled):
         await asyncio.wait_for(start, 5)
     assert [r["argv"][-1] for r in runner.ran if r["command"] == "scancel"] == [JOB]
-    assert session.last_end["message"].startswith("You cancelled your session while it waited in the queue.")
+    assert session.last_end["message"].startswith("You cancelled your session while it waited in the queue;")
 
 
 async def test_a_session_whose_server_is_starting_is_cancelled_too():

@@ -25,6 +25,15 @@ def test_a_job_whose_steps_were_measured():
     assert 290 <= u.peak_memory_mb <= 340
 
 
+def test_a_session_ended_by_scancel_counts_the_cpu_time_its_samples_saw():
+    # its processes were killed, never reaped: TotalCPU knows 0.025 s, the samples 28 s
+    u = parse_sacct(fixture("sacct_usage_session_cancelled.txt"))
+    assert (u.job_id, u.cores, u.gpus, u.memory_mb, u.elapsed_s, u.limit_s) == ("1436", 2, 1, 2000, 41, 3600)
+    assert u.cpu_s == 28 and u.peak_memory_mb == 598.2
+    assert u.cpu_efficiency == 28 / (41 * 2)
+    assert round(u.gpu_hours, 4) == round(41 / 3600, 4)
+
+
 def test_a_cluster_that_gathers_nothing_says_so_instead_of_zero():
     u = parse_sacct(fixture("sacct_usage_not_gathered.txt"))
     assert u.job_id == "1321" and u.state == "CANCELLED by 1001" and u.final

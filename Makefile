@@ -32,6 +32,7 @@ up: bootstrap
 	@echo "The hub is up at http://127.0.0.1:8000"
 	@echo "Demo users:  alice / alice-demo  (accounts proj-a, proj-b; may use reservation 'course')"
 	@echo "             bob   / bob-demo    (account proj-b)"
+	@echo "             ops   / ops-demo    (hub admin, no Slurm account: every session at /hub/sessions)"
 
 status:
 	@$(STACKCTL) status

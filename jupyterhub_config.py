@@ -68,3 +68,9 @@ c.JupyterHub.internal_ssl = True
 _site = os.path.join(os.path.dirname(os.path.abspath(__file__)), "site_config.py")
 if os.path.exists(_site):
     load_subconfig(_site)  # noqa: F821
+
+# --- idle sessions given back (spawner.idle), with the site's limits: jupyterhub-idle-culler
+# runs as a hub service with only the scopes it needs. A bad limit stops the hub here.
+import spawner.idle  # noqa: E402
+
+spawner.idle.configure(c)

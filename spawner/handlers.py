@@ -36,6 +36,11 @@
     one is stopped with JupyterHub's ``DELETE .../servers/SERVER``). Works for a
     session that was queued when the hub restarted.
 
+``POST /hub/api/slurm-interactive/users/NAME/servers/SERVER/idle`` (default server: ``.../server/idle``)
+    The idle culler says it is about to stop this session for idleness:
+    ``{"idle_seconds": <number>}``. The stop that follows says so on the
+    session's card. Needs the scope to stop the server (``delete:servers``).
+
 ``GET /hub/api/slurm-interactive/users/NAME/sessions``
     The cards of "My sessions" as JSON, one per server of the user: phase
     (queued, starting, running, stopping, ended, new), why it waits, job, node,
@@ -59,6 +64,7 @@ from jupyterhub.apihandlers import APIHandler, default_handlers
 from jupyterhub.utils import url_path_join
 from tornado import web
 
+from . import metrics
 from .request import NAME
 from .session import NotStarting
 
@@ -91,6 +97,19 @@ class AvailabilityHandler(APIHandler):
         self.finish(json.dumps(await spawner.availability(reservation)))
 
 
+def json_object(raw: bytes | None, max_body: int = 64 * 1024) -> dict:
+    """A request body that must be one JSON object of at most ``max_body`` bytes; else 413 or 400."""
+    if len(raw or b"") > max_body:
+        raise web.HTTPError(413, "Body too large")
+    try:
+        body = json.loads(raw or b"")
+    except (ValueError, RecursionError):
+        raise web.HTTPError(400, "Body must be a JSON object")
+    if not isinstance(body, dict):
+        raise web.HTTPError(400, "Body must be a JSON object")
+    return body
+
+
 class _FromStartingServer(APIHandler):
     """Requests a session's server makes with its own token while its spawner starts."""
 
@@ -115,15 +134,7 @@ class _FromStartingServer(APIHandler):
         return session
 
     def json_object(self) -> dict:
-        if len(self.request.body or b"") > self.max_body:
-            raise web.HTTPError(413, "Body too large")
-        try:
-            body = json.loads(self.request.body or b"")
-        except (ValueError, RecursionError):
-            raise web.HTTPError(400, "Body must be a JSON object")
-        if not isinstance(body, dict):
-            raise web.HTTPError(400, "Body must be a JSON object")
-        return body
+        return json_object(self.request.body, self.max_body)
 
 
 class PortHandler(_FromStartingServer):
@@ -238,6 +249,25 @@ class CancelHandler(APIHandler):
         }))
 
 
+class IdleNoteHandler(APIHandler):
+    """The idle culler's word before it stops a session (spawner.idle)."""
+
+    async def post(self, user_name, server_name=""):
+        spawner = _session_spawner(self, user_name, server_name, "delete:servers", "stop")
+        body = json_object(self.request.body)
+        if set(body) != {"idle_seconds"}:
+            raise web.HTTPError(400, 'The only accepted body is {"idle_seconds": <number of seconds>}')
+        idle = body["idle_seconds"]
+        if isinstance(idle, bool) or not isinstance(idle, (int, float)) or not 0 <= idle < 10 * 365 * 86400:
+            raise web.HTTPError(400, "idle_seconds must be a number of seconds")
+        spawner.session.note_idle(idle)
+        gpus = (spawner.user_options or {}).get("gpus") or 0
+        metrics.IDLE_STOPS.labels("gpu" if gpus else "cpu").inc()
+        self.log.info("%s: the idle culler stops it after %.0f s without activity", spawner._log_name, idle)
+        self.set_status(201)
+        self.finish(json.dumps({"message": "noted"}))
+
+
 class SessionsHandler(APIHandler):
     """The cards of "My sessions", as JSON."""
 
@@ -262,6 +292,8 @@ class SessionsHandler(APIHandler):
 HANDLERS = [
     (r"/api/slurm-interactive/users/([^/]+)/servers/([^/]*)/cancel", CancelHandler),
     (r"/api/slurm-interactive/users/([^/]+)/server/cancel", CancelHandler),
+    (r"/api/slurm-interactive/users/([^/]+)/servers/([^/]*)/idle", IdleNoteHandler),
+    (r"/api/slurm-interactive/users/([^/]+)/server/idle", IdleNoteHandler),
     (r"/api/slurm-interactive/users/([^/]+)/sessions", SessionsHandler),
     (r"/api/slurm-interactive/availability", AvailabilityHandler),
     (r"/api/slurm-interactive/failure", FailureHandler),
@@ -271,11 +303,19 @@ HANDLERS = [
 
 
 def register():
-    """Put our handlers in the hub's API, replacing batchspawner's port handler.
+    """Put our handlers in the hub's API, replacing batchspawner's port handler, and our pages
+    (the operators' view) among the hub's.
 
     The hub builds its routes from this list after loading its configuration,
     which imports the spawner class, so this runs in time.
     """
+    from jupyterhub import handlers as pages
+
+    from .operators import HANDLERS as PAGES
+
     ours = {route for route, _ in HANDLERS}
     default_handlers[:] = [h for h in default_handlers if h[0] not in ours]
     default_handlers.extend(HANDLERS)
+    routes = {route for route, _ in PAGES}
+    pages.default_handlers[:] = [h for h in pages.default_handlers if h[0] not in routes]
+    pages.default_handlers.extend(PAGES)

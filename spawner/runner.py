@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
+
+from . import metrics
 
 _UNREACHABLE = re.compile(
     r"Unable to contact slurm controller|Socket timed out on send/recv|"
@@ -68,6 +71,16 @@ class SlurmRunner:
         command = " ".join(argv[:4])
         name = next((a.rsplit("/", 1)[-1] for a in argv if a.rsplit("/", 1)[-1] in SLURM_COMMANDS), argv[0])
         self.calls[name] = self.calls.get(name, 0) + 1
+        began = time.monotonic()
+        try:
+            return await self._run(argv, command, input, env, timeout)
+        except SlurmError:
+            metrics.SLURM_FAILURES.labels(name).inc()
+            raise
+        finally:
+            metrics.SLURM_COMMAND.labels(name).observe(time.monotonic() - began)
+
+    async def _run(self, argv, command, input, env, timeout) -> str:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,

@@ -19,7 +19,7 @@ from typing import Callable
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from . import slurm
+from . import metrics, slurm
 from .cluster import JobPoller, SharedQuery
 from .runner import SlurmError
 from .states import end_message, pending_message
@@ -110,6 +110,7 @@ class Session:
         self.server_exited = False
         self.stopping = False
         self.cancel_requested = False
+        self.idle_note: dict = {}  # the idle culler's word before it stops this session
         self._port_event = asyncio.Event()
         self._wake = asyncio.Event()  # set by a cancel: every wait of the start ends at once
 
@@ -185,12 +186,33 @@ class Session:
         self.cancel_requested, self._wake = False, asyncio.Event()
         try:
             self.event(0, "Checking your request")
-            await self.submit(script, env)
+            try:
+                await self.submit(script, env)
+            except (SubmitRefused, Cancelled) as e:
+                metrics.STARTS.labels("refused" if isinstance(e, SubmitRefused) else "cancelled").inc()
+                raise
             self.save()  # a hub restart from here on keeps the job
             self.event(10, f"Submitted as Slurm job {self.job_id}")
-            return await self.until_ready(request, base_url)
+            return await self.counted(self.until_ready(request, base_url))
         finally:
             self.starting = False
+
+    @staticmethod
+    async def counted(start):
+        """Await a start that has a job, and count how it ended (metrics.STARTS)."""
+        try:
+            where = await start
+        except (Cancelled, asyncio.CancelledError):
+            metrics.STARTS.labels("cancelled").inc()
+            raise
+        except GaveUpWaiting:
+            metrics.STARTS.labels("timed_out").inc()
+            raise
+        except BaseException:
+            metrics.STARTS.labels("failed").inc()
+            raise
+        metrics.STARTS.labels("ready").inc()
+        return where
 
     def _as_user(self, *argv: str) -> list[str]:
         return shlex.split(self.exec_prefix.format(username=self.user)) + list(argv)
@@ -213,10 +235,15 @@ class Session:
     async def until_ready(self, request: dict, base_url: str, port_timeout: float | None = None):
         """Follow the job until it runs, its server reports its port and answers; return (ip, port)."""
         await self.until_running(request)
+        running = time.time()
+        metrics.START_PHASE.labels("queue").observe(max(0.0, running - self.submitted_at))
         await self.until_port(port_timeout)
+        ported = time.time()
+        metrics.START_PHASE.labels("port").observe(ported - running)
         self.event(80, f"Server starting on {self.node} ({self.ip}:{self.port})")
         self.save()
         await self.until_answering(base_url)
+        metrics.START_PHASE.labels("answer").observe(time.time() - ported)
         self.event(95, "Server answering; connecting")
         return self.ip, self.port
 
@@ -368,7 +395,7 @@ class Session:
             self.events, self._port_event, self.starting, self.port = [], asyncio.Event(), True, 0
             self.cancel_requested, self._wake = False, asyncio.Event()
             try:
-                await self.until_ready({}, base_url, port_timeout=port_timeout)
+                await self.counted(self.until_ready({}, base_url, port_timeout=port_timeout))
             finally:
                 self.starting = False
         else:
@@ -451,6 +478,19 @@ class Session:
         return nodes[0].addr
 
     # ------------------------------------------------------------------ stopping
+    def note_idle(self, idle_seconds: float):
+        """The idle culler is about to stop this session: its stop says so, and after how long idle."""
+        self.idle_note = {"at": time.time(), "idle_seconds": float(idle_seconds)}
+
+    def _stop_message(self, job: str) -> str:
+        note = self.idle_note
+        if note and time.time() - note["at"] < 300:
+            idle = note["idle_seconds"]
+            idle_text = f"{idle / 3600:.1f} h" if idle >= 5400 else f"{max(1, round(idle / 60))} min"
+            return (f"Your session (Slurm job {job}) was stopped at {time.strftime('%H:%M %Z', time.localtime())} "
+                    f"after {idle_text} without activity, to give its resources back to others.")
+        return f"Your session (Slurm job {job}) was stopped from the hub."
+
     async def cancel(self):
         self.log.info("Cancelling %s's job %s", self.user, self.job_id)
         await self.runner.run(self._as_user("scancel", self.job_id))
@@ -465,7 +505,9 @@ class Session:
         try:
             await self.cancel()
             if not ended_by_itself:
-                self.end("CANCELLED", f"Your session (Slurm job {job}) was stopped from the hub.")
+                self.end("CANCELLED", self._stop_message(job))
+                if self.idle_note:
+                    self.last_end["idle_seconds"] = self.idle_note["idle_seconds"]
             # each look is an answer of the shared squeue begun after the previous one:
             # many stops at once still make one query at a time
             deadline = time.monotonic() + (0 if now else self.timing.stop_wait)
@@ -479,3 +521,4 @@ class Session:
                 await asyncio.sleep(0.05)
         finally:
             self.stopping = False
+            self.idle_note = {}

@@ -27,7 +27,7 @@ from sqlalchemy.orm import object_session
 from tornado import web
 from traitlets import Any, Bool, Dict, Float, Integer, List, TraitError, Unicode, default, observe, validate
 
-from . import batch_script, cards, certs, form, offer, reconcile, reconcile_jobs, tokens, usage
+from . import batch_script, cards, certs, form, metrics, offer, reconcile, reconcile_jobs, tokens, usage
 from .availability import build_table
 from .cluster import shared_accounts, shared_cluster, shared_poller
 from .releases import INTERFACE_URLS, list_releases
@@ -112,6 +112,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._tie_start_timeout()
+        metrics.track(self)
 
     @observe("pending_timeout", "http_timeout")
     def _tie_start_timeout(self, change=None):
@@ -145,10 +146,14 @@ class InteractiveSlurmSpawner(SlurmSpawner):
 
     # ------------------------------------------------------------------ Slurm and the session
     def cluster(self):
-        return shared_cluster(self.runner, self.availability_interval)
+        view = shared_cluster(self.runner, self.availability_interval)
+        metrics.track_view("cluster", view)
+        return view
 
     def poller(self):
-        return shared_poller(self.runner, self.queue_interval, self.job_name)
+        view = shared_poller(self.runner, self.queue_interval, self.job_name)
+        metrics.track_view("queue", view)
+        return view
 
     def _timing(self) -> Timing:
         return Timing(startup_poll_interval=self.startup_poll_interval, queue_interval=self.queue_interval,
@@ -406,6 +411,19 @@ class InteractiveSlurmSpawner(SlurmSpawner):
                 self._save_state()
         return figures
 
+    def _flags(self) -> cards.Flags:
+        session = self.session
+        return cards.Flags(active=bool(self.active), ready=bool(self.ready), pending=self.pending,
+                           starting=session.starting, node=session.node, ended=bool(session.last_end))
+
+    def metrics_view(self) -> tuple[str, dict, bool]:
+        """(phase, request, whether its job holds a node) for spawner.metrics, from memory only."""
+        entry = (self.poller().peek() or {}).get(self.job_id) if self.job_id else None
+        phase = cards.phase(self._flags(), entry)
+        holds = bool(self.job_id) and phase in ("starting", "running", "stopping") and bool(
+            self.session.node or (entry is not None and entry.running))
+        return phase, dict(self.user_options or {}), holds
+
     async def session_card(self) -> dict:
         """This session's card on "My sessions" (spawner.cards), from what the hub knows now; a finished
         session's usage is asked of sacct once."""
@@ -413,8 +431,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         options = self.user_options or self.last_options or {}
         release = next((r for r in list_releases(self.releases_dir) if r.name == options.get("release")), None)
         entry = (self.poller().peek() or {}).get(self.job_id) if self.job_id else None
-        flags = cards.Flags(active=bool(self.active), ready=bool(self.ready), pending=self.pending,
-                            starting=session.starting, node=session.node, ended=bool(session.last_end))
+        flags = self._flags()
         ended = cards.phase(flags, entry) == "ended"
         return cards.session_card(self.name, flags, dict(self.last_options or options) if ended else options,
                                   release, entry, job_id=self.job_id, last_end=session.last_end,

@@ -92,3 +92,13 @@ def test_a_card_per_phase_with_its_actions():
     assert session_card("x", Flags(), {}, None, None)["actions"] == ("start", "remove")
     assert phase(Flags(active=True, pending="stop")) == "stopping"
     assert phase(Flags(active=True, pending="check", starting=True)) == "queued"  # followed after a hub restart
+
+
+def test_idle_times_in_the_operators_view():
+    from datetime import datetime, timezone
+
+    from spawner.operators import idle_since
+    now = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+    assert idle_since(datetime(2026, 11, 22, 9, 48), now) == "12 min (since 09:48 UTC)"
+    assert idle_since(datetime(2026, 11, 22, 7, 0, tzinfo=timezone.utc), now) == "3 h (since 07:00 UTC)"
+    assert idle_since(None, now) == "–"

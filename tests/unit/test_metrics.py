@@ -1,0 +1,110 @@
+"""The service's metrics without a hub: what a scrape reads from the sessions, what a start and a Slurm
+command count."""
+
+import asyncio
+import time
+
+import pytest
+from prometheus_client import REGISTRY, generate_latest
+
+from spawner.metrics import SessionsCollector
+from spawner.runner import SlurmError, SlurmRunner
+from spawner.session import Cancelled
+
+from .test_session import JOB, SLOW, make_session, until
+from .playback import queue_line
+
+
+class FakeSpawner:
+    def __init__(self, phase, request, holds):
+        self.view = (phase, request, holds)
+
+    def metrics_view(self):
+        return self.view
+
+
+class Broken:
+    def metrics_view(self):
+        raise RuntimeError("half-built spawner")
+
+
+class View:
+    def __init__(self, began_at):
+        self.began_at = began_at
+
+
+def scrape(collector) -> dict:
+    out = {}
+    for family in collector.collect():
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def test_a_scrape_counts_sessions_by_state_and_what_running_ones_hold():
+    spawners = [FakeSpawner("running", {"gpus": 2, "cores": 4, "memory": 8000}, True),
+                FakeSpawner("starting", {"gpus": 1, "cores": 1, "memory": 1000}, True),
+                FakeSpawner("queued", {"gpus": 2, "cores": 2, "memory": 2000}, False),  # holds nothing yet
+                FakeSpawner("ended", {"gpus": 2}, False), Broken()]
+    now = time.time()
+    got = scrape(SessionsCollector(lambda: spawners, lambda: [("queue", View(now - 3)), ("cluster", View(0))]))
+    assert {s: got[("slurm_interactive_sessions", (("state", s),))] for s in
+            ("queued", "starting", "running", "stopping")} == {"queued": 1, "starting": 1, "running": 1, "stopping": 0}
+    assert got[("slurm_interactive_held_gpus", ())] == 3
+    assert got[("slurm_interactive_held_cores", ())] == 5
+    assert got[("slurm_interactive_held_memory_bytes", ())] == 9000 * 1024 * 1024
+    assert 3 <= got[("slurm_interactive_view_age_seconds", (("view", "queue"),))] < 10
+    assert got[("slurm_interactive_view_age_seconds", (("view", "cluster"),))] == -1  # never asked
+
+
+def sample(name, **labels):
+    return REGISTRY.get_sample_value(name, labels) or 0
+
+
+async def test_a_start_counts_its_phases_and_its_outcome():
+    session, runner, _ = make_session({"sbatch": [JOB + "\n"],
+                                       "squeue": [queue_line("PENDING", JOB), queue_line("RUNNING", JOB)]})
+    before = {p: sample("slurm_interactive_start_phase_seconds_count", phase=p) for p in ("queue", "port", "answer")}
+    ready = sample("slurm_interactive_starts_total", outcome="ready")
+
+    async def report():
+        await until(lambda: session.node)
+        session.accept_port(40000)
+
+    reporter = asyncio.ensure_future(report())
+    await session.start("#!/bin/bash\n", {}, {}, "/")
+    await reporter
+    assert sample("slurm_interactive_starts_total", outcome="ready") == ready + 1
+    for phase in ("queue", "port", "answer"):
+        assert sample("slurm_interactive_start_phase_seconds_count", phase=phase) == before[phase] + 1
+
+
+async def test_a_cancelled_start_counts_as_cancelled():
+    session, runner, _ = make_session({"sbatch": [JOB + "\n"], "squeue": [queue_line("PENDING", JOB)],
+                                       "scancel": [""]}, SLOW)
+    cancelled = sample("slurm_interactive_starts_total", outcome="cancelled")
+    start = asyncio.ensure_future(session.start("#!/bin/bash\n", {}, {}, "/"))
+    await until(lambda: session.job_id)
+    await session.cancel_start()
+    with pytest.raises(Cancelled):
+        await start
+    assert sample("slurm_interactive_starts_total", outcome="cancelled") == cancelled + 1
+
+
+async def test_every_slurm_command_is_timed_and_its_failures_counted():
+    runner = SlurmRunner(timeout=5)
+    count = sample("slurm_interactive_slurm_command_seconds_count", command="true")
+    failures = sample("slurm_interactive_slurm_command_failures_total", command="false")
+    await runner.run(["true"])
+    with pytest.raises(SlurmError):
+        await runner.run(["false"])
+    assert sample("slurm_interactive_slurm_command_seconds_count", command="true") == count + 1
+    assert sample("slurm_interactive_slurm_command_failures_total", command="false") == failures + 1
+
+
+def test_every_metric_is_named_with_the_prefix():
+    names = {line.split()[2].removesuffix("_total") for line in generate_latest(REGISTRY).decode().splitlines()
+             if line.startswith("# TYPE") and "slurm_interactive" in line}
+    assert {"slurm_interactive_sessions", "slurm_interactive_held_gpus", "slurm_interactive_start_phase_seconds",
+            "slurm_interactive_starts", "slurm_interactive_slurm_command_seconds",
+            "slurm_interactive_view_age_seconds", "slurm_interactive_idle_stops"} <= names

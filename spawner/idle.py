@@ -127,9 +127,9 @@ class IdleSessions(Configurable):
         """The hub-managed service that runs the culler."""
         shortest = min(t for t in (self.gpu_timeout, self.cpu_timeout) if t)
         command = [self.python, "-m", "jupyterhub_idle_culler", f"--timeout={int(shortest)}",
-                   f"--cull-every={self.cull_every}", f"--config-file={CULLER_CONFIG}"]
+                   f"--cull-every={self.cull_every}", f"--config={CULLER_CONFIG}"]
         if internal_ssl:
-            command += ["--ssl-enabled", f"--internal-certs-location={internal_certs_location}"]
+            command += ["--ssl-enabled=true", f"--internal-certs-location={internal_certs_location}"]
         return {"name": "idle-culler", "command": command,
                 "environment": {GPU_ENV: str(self.gpu_timeout), CPU_ENV: str(self.cpu_timeout)}}
 

@@ -54,6 +54,9 @@ for _phase in ("queue", "port", "answer"):
     START_PHASE.labels(_phase)
 for _kind in ("gpu", "cpu"):
     IDLE_STOPS.labels(_kind)
+for _command in ("squeue", "scontrol", "sinfo", "sacct", "sacctmgr", "sbatch", "scancel"):
+    SLURM_COMMAND.labels(_command)
+    SLURM_FAILURES.labels(_command)
 
 #: The states a session is counted in (a stopped or never started one is not a session now).
 STATES = ("queued", "starting", "running", "stopping")

@@ -65,7 +65,7 @@ class SessionsPage(BaseHandler):
         spawner = admin.spawner  # any session spawner has the site's settings and the shared view
         if not hasattr(spawner, "cluster"):
             return [], None
-        snapshot = await spawner.cluster().get()
+        snapshot = await spawner.cluster().get(max_age=1)  # an operator's look is rare: a fresh one
         tables = [build_table(snapshot.nodes, snapshot.reservations, spawner.partition, "")]
         for reservation in snapshot.reservations:
             if reservation.active and reservation.partition in ("", spawner.partition):

@@ -61,7 +61,7 @@ def test_the_culler_runs_as_a_service_with_only_its_scopes():
     service = c.JupyterHub.services[-1]
     assert service["name"] == "idle-culler" and "admin" not in service
     assert service["command"][1:] == ["-m", "jupyterhub_idle_culler", "--timeout=900", "--cull-every=30",
-                                      f"--config-file={CULLER_CONFIG}", "--ssl-enabled",
+                                      f"--config={CULLER_CONFIG}", "--ssl-enabled=true",
                                       "--internal-certs-location=/srv/hub/internal-ssl"]
     assert service["environment"] == {"SLURM_INTERACTIVE_GPU_IDLE_TIMEOUT": "900.0",
                                       "SLURM_INTERACTIVE_CPU_IDLE_TIMEOUT": "3600.0"}

@@ -64,8 +64,8 @@ STATES = ("queued", "starting", "running", "stopping")
 
 class SessionsCollector:
     """Reads the live sessions at each scrape. ``spawners()`` gives the hub's session spawners, each with
-    ``metrics_view()`` → (phase, request dict, whether its job holds a node); ``views()`` the shared views
-    as (name, SharedQuery)."""
+    ``metrics_view()`` → (phase, request dict, whether its job holds a node), or None for one the hub no
+    longer holds; ``views()`` the shared views as (name, SharedQuery)."""
 
     def __init__(self, spawners, views):
         self.spawners = spawners
@@ -76,9 +76,12 @@ class SessionsCollector:
         held = {"gpus": 0, "cores": 0, "memory": 0}
         for spawner in list(self.spawners()):
             try:
-                phase, request, holds = spawner.metrics_view()
+                view = spawner.metrics_view()
             except Exception:  # noqa: BLE001 - one odd spawner never breaks the scrape
                 continue
+            if view is None:  # not the spawner the hub holds for that server now
+                continue
+            phase, request, holds = view
             if phase in states:
                 states[phase] += 1
             if holds:

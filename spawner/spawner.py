@@ -416,8 +416,12 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         return cards.Flags(active=bool(self.active), ready=bool(self.ready), pending=self.pending,
                            starting=session.starting, node=session.node, ended=bool(session.last_end))
 
-    def metrics_view(self) -> tuple[str, dict, bool]:
-        """(phase, request, whether its job holds a node) for spawner.metrics, from memory only."""
+    def metrics_view(self) -> tuple[str, dict, bool] | None:
+        """(phase, request, whether its job holds a node) for spawner.metrics, from memory only; None for a
+        spawner the hub has replaced (a failed start leaves the old object alive, on the same server)."""
+        holder = getattr(getattr(self, "user", None), "spawners", None)
+        if holder is None or dict.get(holder, self.name) is not self:
+            return None
         entry = (self.poller().peek() or {}).get(self.job_id) if self.job_id else None
         phase = cards.phase(self._flags(), entry)
         holds = bool(self.job_id) and phase in ("starting", "running", "stopping") and bool(

@@ -23,6 +23,11 @@ class FakeSpawner:
         return self.view
 
 
+class Replaced:
+    def metrics_view(self):
+        return None
+
+
 class Broken:
     def metrics_view(self):
         raise RuntimeError("half-built spawner")
@@ -45,7 +50,7 @@ def test_a_scrape_counts_sessions_by_state_and_what_running_ones_hold():
     spawners = [FakeSpawner("running", {"gpus": 2, "cores": 4, "memory": 8000}, True),
                 FakeSpawner("starting", {"gpus": 1, "cores": 1, "memory": 1000}, True),
                 FakeSpawner("queued", {"gpus": 2, "cores": 2, "memory": 2000}, False),  # holds nothing yet
-                FakeSpawner("ended", {"gpus": 2}, False), Broken()]
+                FakeSpawner("ended", {"gpus": 2}, False), Broken(), Replaced()]
     now = time.time()
     got = scrape(SessionsCollector(lambda: spawners, lambda: [("queue", View(now - 3)), ("cluster", View(0))]))
     assert {s: got[("slurm_interactive_sessions", (("state", s),))] for s in
@@ -55,6 +60,20 @@ def test_a_scrape_counts_sessions_by_state_and_what_running_ones_hold():
     assert got[("slurm_interactive_held_memory_bytes", ())] == 9000 * 1024 * 1024
     assert 3 <= got[("slurm_interactive_view_age_seconds", (("view", "queue"),))] < 10
     assert got[("slurm_interactive_view_age_seconds", (("view", "cluster"),))] == -1  # never asked
+
+
+def test_a_spawner_the_hub_replaced_is_not_counted_twice():
+    from spawner.spawner import InteractiveSlurmSpawner
+
+    class User:
+        name = "alice"
+        spawners: dict = {}
+
+    current, replaced = InteractiveSlurmSpawner(), InteractiveSlurmSpawner()
+    for spawner in (current, replaced):
+        spawner.user = User()
+    User.spawners[""] = current
+    assert current.metrics_view() is not None and replaced.metrics_view() is None
 
 
 def sample(name, **labels):

@@ -17,7 +17,7 @@ import sys
 
 #: The tools shown on the form, by the distribution that provides them.
 TOOLS = ("jupyterlab", "notebook", "jupyterhub", "ipykernel", "jupyterlab-nvdashboard", "jupyterlab-slurm",
-         "jupyter-server-proxy", "jupyter-vscode-proxy")
+         "jupyter-server-proxy", "jupyter-vscode-proxy", "jupyterlab-slurm-interactive")
 #: The data-science kernel's libraries shown on the form.
 DATA_TOOLS = ("numpy", "pandas", "scipy", "matplotlib")
 #: What each interface needs: a distribution of the Jupyter environment, and a program in bin/.

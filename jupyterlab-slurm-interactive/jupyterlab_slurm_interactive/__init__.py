@@ -1,0 +1,28 @@
+"""jupyterlab-slurm-interactive: what this Slurm session is and how long it has left.
+
+A JupyterLab extension (a status-bar item, warnings before the walltime, a welcome back)
+and the server extension it asks (``GET {base_url}slurm-interactive/session``).
+"""
+
+import os
+
+__version__ = "1.0.0"
+
+
+def _jupyter_labextension_paths():
+    return [{"src": "labextension", "dest": "jupyterlab-slurm-interactive"}]
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "jupyterlab_slurm_interactive"}]
+
+
+def _load_jupyter_server_extension(server_app):
+    from jupyter_server.utils import url_path_join
+
+    from .handlers import JobTimes, SessionHandler
+
+    web_app = server_app.web_app
+    web_app.settings["slurm_interactive_times"] = JobTimes(os.environ.get("SLURM_JOB_ID", ""))
+    route = url_path_join(web_app.settings["base_url"], "slurm-interactive", "session")
+    web_app.add_handlers(".*$", [(route, SessionHandler)])

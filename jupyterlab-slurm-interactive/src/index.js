@@ -1,0 +1,148 @@
+// What this session is and how long it has left, inside JupyterLab and Notebook.
+//
+// The figures come from the session itself: the server extension of this package answers
+// GET {base}/slurm-interactive/session from Slurm's job environment and the job's own
+// times (jupyterlab_slurm_interactive/session.py). Nothing here asks the hub.
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import { IStatusBar } from '@jupyterlab/statusbar';
+import { Widget } from '@lumino/widgets';
+
+import { WARN_MINUTES, clockTime, resources, timeLeft, walltimeWarning, warningDue, welcomeBack } from './logic.mjs';
+
+const PLUGIN = 'jupyterlab-slurm-interactive:plugin';
+const COMMAND = 'slurm-interactive:show-session';
+/** How often the session's figures are asked again (an operator may change the time limit). */
+const REFRESH_MS = 60 * 1000;
+
+class SessionStatus extends Widget {
+  constructor(onClick) {
+    super({ node: document.createElement('button') });
+    this.node.type = 'button';
+    this.addClass('jp-SlurmInteractive-status');
+    this.node.addEventListener('click', onClick);
+    // empty (so not shown, see style/index.css) until the session's figures are known
+  }
+
+  showSession(session, secondsLeft) {
+    const left = session.ends_at ? `${timeLeft(secondsLeft)} left` : 'no time limit';
+    this.node.textContent = `Job ${session.job_id} · ${session.node} · ${resources(session)} · ${left}`;
+    this.node.title = `Your Slurm session: job ${session.job_id} on ${session.node}` +
+      (session.ends_at ? `, ends at ${clockTime(session.ends_at)}` : '') + '. Click for details.';
+    this.node.classList.toggle('jp-mod-warn', secondsLeft !== null && secondsLeft <= WARN_MINUTES[0] * 60);
+  }
+}
+
+function detailsNode(session, secondsLeft) {
+  const node = document.createElement('div');
+  node.className = 'jp-SlurmInteractive-details';
+  const rows = [
+    ['Slurm job', session.job_id],
+    ['Node', session.node],
+    ['Cores', String(session.cores)],
+    ['Memory', `${session.memory_mb.toLocaleString('en-US')} MB`],
+    ['GPUs', session.gpus ? String(session.gpus) : 'none'],
+    ['Account', session.account || '—'],
+    ['Reservation', session.reservation || 'none'],
+    ['Release', session.release || '—'],
+    ['Started', session.started_at ? clockTime(session.started_at) : '—'],
+    ['Ends', session.ends_at ? `${clockTime(session.ends_at)} (${timeLeft(secondsLeft)} left)` : 'no time limit']
+  ];
+  const table = document.createElement('table');
+  for (const [name, value] of rows) {
+    const tr = table.insertRow();
+    const th = document.createElement('th');
+    th.scope = 'row';
+    th.textContent = name;
+    tr.appendChild(th);
+    tr.insertCell().textContent = value;
+  }
+  node.appendChild(table);
+  const note = document.createElement('p');
+  note.textContent = 'When the time ends, Slurm stops the session and unsaved work is lost. ' +
+    'Closing this tab does not stop it: stop it from the Hub Control Panel when you are done.';
+  node.appendChild(note);
+  if (session.hub_url) {
+    const link = document.createElement('a');
+    link.href = session.hub_url;
+    link.target = '_blank';
+    link.rel = 'noopener';
+    link.className = 'jp-SlurmInteractive-hub';
+    link.textContent = 'Open the Hub Control Panel';
+    node.appendChild(link);
+  }
+  return node;
+}
+
+async function fetchSession(settings) {
+  const url = URLExt.join(settings.baseUrl, 'slurm-interactive', 'session');
+  const response = await ServerConnection.makeRequest(url, {}, settings);
+  if (!response.ok) { throw new Error(`${response.status}`); }
+  return response.json();
+}
+
+const plugin = {
+  id: PLUGIN,
+  description: 'The Slurm session in the status bar, warnings before its walltime, and a welcome back.',
+  autoStart: true,
+  optional: [IStatusBar],
+  activate: (app, statusBar) => {
+    const settings = ServerConnection.makeSettings();
+    let session = null, skew = 0;
+    const shown = new Set();
+    const secondsLeft = () => (session && session.ends_at ? Math.round(session.ends_at - (Date.now() / 1000 - skew)) : null);
+
+    const openDetails = () => {
+      if (!session) { return; }
+      showDialog({
+        title: `Your session: Slurm job ${session.job_id}`,
+        body: new Widget({ node: detailsNode(session, secondsLeft()) }),
+        buttons: [Dialog.okButton({ label: 'Close' })]
+      });
+    };
+    app.commands.addCommand(COMMAND, { label: 'Show this Slurm session', execute: openDetails });
+
+    const status = new SessionStatus(openDetails);
+    if (statusBar) {
+      statusBar.registerStatusItem('jupyterlab-slurm-interactive:status', {
+        item: status, align: 'left', rank: 1000, priority: 1 // shown on a phone too
+      });
+    }
+
+    const tick = () => {
+      if (!session) { return; }
+      const left = secondsLeft();
+      status.showSession(session, left);
+      const minutes = warningDue(left, shown);
+      if (minutes !== null) {
+        WARN_MINUTES.filter(m => m >= minutes).forEach(m => shown.add(m));
+        Notification.warning(
+          walltimeWarning(left, session.ends_at),
+          { autoClose: false, actions: [{ label: 'Session details', callback: openDetails }] }
+        );
+      }
+    };
+
+    const load = async (first) => {
+      try {
+        session = await fetchSession(settings);
+      } catch (e) {
+        return; // not a Slurm session (or its server is going away): show nothing
+      }
+      skew = Date.now() / 1000 - session.now;
+      const welcome = first ? welcomeBack(session) : null;
+      if (welcome) {
+        Notification.info(welcome, { autoClose: 8000 });
+      }
+      tick();
+    };
+    // not awaited: the application is restored only once every plugin is active
+    void app.restored.then(() => load(true)).then(() => {
+      setInterval(tick, 15 * 1000);
+      setInterval(() => load(false), REFRESH_MS);
+    });
+  }
+};
+
+export default plugin;

@@ -1,0 +1,56 @@
+// The extension's pure logic: times, words and when to warn. No JupyterLab here, so that
+// tests run it with plain Node (tests/unit/test_lab_extension.py).
+
+/** Minutes before the walltime at which a warning is shown, largest first. */
+export const WARN_MINUTES = [15, 5];
+/** A page opened this long after the job started is someone coming back to their session. */
+export const WELCOME_AFTER_S = 120;
+
+/** "13:05 UTC": the one time format of the product, 24 hours, with the zone. */
+export function clockTime(epochSeconds, seconds = false) {
+  return new Date(epochSeconds * 1000).toLocaleTimeString('en-GB', {
+    hour: '2-digit', minute: '2-digit', second: seconds ? '2-digit' : undefined, timeZoneName: 'short'
+  });
+}
+
+/** "1 h 58 min", "14 min", "less than a minute". */
+export function timeLeft(seconds) {
+  if (seconds === null || seconds === undefined) { return 'no time limit'; }
+  if (seconds < 60) { return seconds <= 0 ? 'no time' : 'less than a minute'; }
+  const minutes = Math.floor(seconds / 60);
+  const days = Math.floor(minutes / 1440), hours = Math.floor((minutes % 1440) / 60), mins = minutes % 60;
+  const parts = [];
+  if (days) { parts.push(`${days} d`); }
+  if (days || hours) { parts.push(`${hours} h`); }
+  parts.push(`${mins} min`);
+  return parts.join(' ');
+}
+
+/** "2 cores · 4 GB · 1 GPU" */
+export function resources(s) {
+  const memory = s.memory_mb >= 1024 && s.memory_mb % 1024 === 0 ? `${s.memory_mb / 1024} GB` : `${s.memory_mb} MB`;
+  const gpus = s.gpus ? `${s.gpus} GPU${s.gpus > 1 ? 's' : ''}` : 'no GPU';
+  return `${s.cores} core${s.cores === 1 ? '' : 's'} · ${memory} · ${gpus}`;
+}
+
+/** The warning due now, if any: the smallest threshold the time left has passed and not yet shown. */
+export function warningDue(secondsLeft, shown) {
+  if (secondsLeft === null || secondsLeft <= 0) { return null; }
+  const due = WARN_MINUTES.filter(m => secondsLeft <= m * 60);
+  if (!due.length) { return null; }
+  const minutes = Math.min(...due);
+  return shown.has(minutes) ? null : minutes;
+}
+
+/** The "welcome back" note, when a page opens in a session that began a while ago; else null. */
+export function welcomeBack(session) {
+  if (!session.started_at || session.now - session.started_at <= WELCOME_AFTER_S) { return null; }
+  return `Welcome back: this is your session since ${clockTime(session.started_at)} ` +
+    `(Slurm job ${session.job_id} on ${session.node}).`;
+}
+
+/** The warning before the walltime, in a sentence. */
+export function walltimeWarning(secondsLeft, endsAt) {
+  return `Your session ends in ${timeLeft(secondsLeft)}, at ${clockTime(endsAt)}: Slurm then stops it, ` +
+    'and unsaved work will be lost. Save your work now.';
+}

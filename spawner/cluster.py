@@ -49,6 +49,7 @@ class SharedQuery:
         self._inflight_began = 0.0
         self._error = ""
         self._inflight: asyncio.Future | None = None
+        self._not_before = 0.0  # set by expire()
 
     async def fetch(self):  # pragma: no cover - subclasses
         raise NotImplementedError
@@ -60,6 +61,8 @@ class SharedQuery:
         """The last result if younger than ``max_age`` seconds and begun after ``newer_than``
         (a time.time(): "the answer must know of what I did then"); else a refresh, shared."""
         max_age = self.interval if max_age is None else max_age
+        if self._began_at < self._not_before:  # expired: only a view begun since will do
+            newer_than = max(newer_than, self._not_before)
         for _ in range(3):
             if self._fresh(max_age, newer_than):
                 break
@@ -101,6 +104,11 @@ class SharedQuery:
     def error(self) -> str:
         return self._error
 
+    def expire(self):
+        """What the hub did has changed the cluster (a session stopped): the next caller gets a view
+        begun after now."""
+        self._not_before = time.time()
+
     def peek(self):
         """The last result, or None: never asks Slurm (for pages that only show it)."""
         return self._result
@@ -137,11 +145,9 @@ class SharedQuery:
 class ClusterCache(SharedQuery):
     """The cluster's nodes, reservations and partitions, for the form and its table.
 
-    A page never waits for Slurm once the hub has a view: an older view is served
-    while the next one is fetched (at most one interval older).
+    A page never shows a view older than the interval: once it is, the next caller waits
+    for a refresh, and every caller of that moment shares the same one.
     """
-
-    stale_while_refreshing = True
 
     def __init__(self, runner, interval: float):
         super().__init__(interval)

@@ -15,12 +15,17 @@ import time
 from collections import defaultdict
 
 from . import slurm
-from .availability import build_table
+from .availability import build_table, fit_warning
 from .choices import oversubscribe_factor, reservation_label
 from .cluster import Snapshot
 from .releases import INTERFACES, Release
 from .request import FIELDS, Limits
+from .states import clock_time
 from .templating import make_environment
+
+
+#: How a session ends that the user did not choose: its banner is a warning, with the job's output.
+FAILED_STATES = frozenset({"FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL"})
 
 
 class FormStash:
@@ -60,20 +65,23 @@ def form_values(defaults: dict, accounts: list[str], usable: list[slurm.Reservat
     return values
 
 
-def gpu_warning(wanted, max_free_gpus: int) -> str:
-    """The warning under the GPU field when no node has that many GPUs free; "" when one has."""
-    try:
-        wanted = int(wanted or 0)
-    except (TypeError, ValueError):
-        return ""
-    if wanted <= max_free_gpus:
-        return ""
-    return f"No node has {wanted} free GPUs right now: your session will wait in the queue."
+def split_end(message: str, lines: int = 40) -> dict:
+    """How a session ended, in its parts for the banner: the sentence, the end of the job's output (its
+    last ``lines`` lines) and where the whole output is."""
+    head, _, rest = message.partition(" The end of its output:\n")
+    if not rest:
+        head, _, path = message.partition("\nThe whole output is in ")
+        return {"text": head, "output": "", "path": path.rstrip(".")}
+    output, _, path = rest.rpartition("\nThe whole output is in ")
+    if not _:
+        output, path = rest, ""
+    return {"text": head, "output": "\n".join(output.splitlines()[-lines:]), "path": path.rstrip(".")}
 
 
 def form_view(*, snapshot: Snapshot, partition: str, accounts: list[str], accounts_from_slurm: bool,
               usable: list[slurm.Reservation], releases: list[Release], limits: Limits, defaults: dict,
               last_options: dict | None = None, refused: dict | None = None, last_end: str = "",
+              last_end_state: str = "",
               refresh_seconds: float = 5, endpoint: str = "", session_name: str = "") -> dict:
     """Everything the form template shows, as plain values."""
     refused = refused or {}
@@ -82,7 +90,7 @@ def form_view(*, snapshot: Snapshot, partition: str, accounts: list[str], accoun
     table = build_table(snapshot.nodes, snapshot.reservations, partition, values["reservation"])
     chosen = next((r for r in releases if r.name == values["release"]), None)
     offered = chosen.interfaces if chosen else ("lab",)
-    warning = gpu_warning(values.get("gpus"), table.max_free_gpus)
+    warning = fit_warning(table, values.get("cores"), values.get("memory"), values.get("gpus"))
     return {
         "values": defaultdict(str, values),
         "errors": defaultdict(str, errors),
@@ -99,14 +107,15 @@ def form_view(*, snapshot: Snapshot, partition: str, accounts: list[str], accoun
         "interfaces_json": json.dumps({r.name: [[i, INTERFACES[i]] for i in r.interfaces] for r in releases})
         .replace("<", "\\u003c"),
         "table": table,
-        "updated": time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at)),
+        "updated": clock_time(snapshot.taken_at),
+        "updated_epoch": snapshot.taken_at,
         "refresh_seconds": refresh_seconds,
         "endpoint": endpoint,
         "oversubscribe": oversubscribe_factor(snapshot.partitions.get(partition, {}).get("OverSubscribe", "")),
-        "last_end": last_end,
+        "last_end": split_end(last_end) if last_end else None,
+        "last_end_failed": (last_end_state.split() or [""])[0] in FAILED_STATES,
         "session_name": session_name,
-        "gpu_warning": bool(warning),
-        "gpu_warning_text": warning,
+        "fit_warning": warning,
     }
 
 

@@ -94,7 +94,8 @@ class AvailabilityHandler(APIHandler):
             raise web.HTTPError(400, "reservation: not a reservation name")
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
-        self.finish(json.dumps(await spawner.availability(reservation)))
+        request = {k: self.get_argument(k, "")[:12] for k in ("cores", "memory", "gpus")}
+        self.finish(json.dumps(await spawner.availability(reservation, request if any(request.values()) else None)))
 
 
 def json_object(raw: bytes | None, max_body: int = 64 * 1024) -> dict:
@@ -163,7 +164,8 @@ class FailureHandler(_FromStartingServer):
         tail = body.get("output_tail", "")
         if not isinstance(tail, str):
             raise web.HTTPError(400, "output_tail must be a string")
-        session = self.starting_session()
+        # while starting, or later (a crash, the OOM killer): the form says why either way
+        session = self.own_spawner().session
         if str(body.get("job_id", "")) != str(session.job_id):
             raise web.HTTPError(409, "Not this session's job")
         session.accept_failure_report({"exit_code": code, "output_tail": clean_text(tail[-4000:])})
@@ -311,7 +313,10 @@ def register():
     """
     from jupyterhub import handlers as pages
 
-    from .operators import HANDLERS as PAGES
+    from .operators import HANDLERS as OPERATORS
+    from .spawn_page import HANDLERS as SPAWN
+
+    PAGES = OPERATORS + SPAWN
 
     ours = {route for route, _ in HANDLERS}
     default_handlers[:] = [h for h in default_handlers if h[0] not in ours]

@@ -20,6 +20,7 @@ from .availability import build_table
 from .cards import duration
 from .request import NAME
 from .session import NotStarting
+from .states import clock_time
 
 
 def idle_since(last_activity: datetime | None, now: datetime | None = None) -> str:
@@ -70,7 +71,7 @@ class SessionsPage(BaseHandler):
         for reservation in snapshot.reservations:
             if reservation.active and reservation.partition in ("", spawner.partition):
                 tables.append(build_table(snapshot.nodes, snapshot.reservations, spawner.partition, reservation.name))
-        return tables, datetime.fromtimestamp(snapshot.taken_at, timezone.utc) if snapshot.taken_at else None
+        return tables, clock_time(snapshot.taken_at) if snapshot.taken_at else ""
 
     @web.authenticated
     async def post(self):

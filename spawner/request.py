@@ -17,6 +17,8 @@ FIELDS = ("reservation", "account", "cores", "memory", "gpus", "hours", "release
 #: A Slurm account, reservation or release name: a plain token, never a path or shell text.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _INTEGER = re.compile(r"^[0-9]{1,9}$")
+#: How a message names each numeric field (every message is a whole sentence).
+LABELS = {"cores": "The number of cores", "memory": "Memory", "gpus": "The number of GPUs", "hours": "Time"}
 
 
 class InvalidRequest(ValueError):
@@ -64,7 +66,7 @@ def _one(options: dict, key: str):
     """A single value (a string, a number or null); lists and objects are refused."""
     value = options.get(key)
     if isinstance(value, (list, tuple, dict, set, bytes)):
-        raise InvalidRequest(key, "give exactly one value, not a list or an object")
+        raise InvalidRequest(key, "Give exactly one value here, not a list or an object.")
     return value
 
 
@@ -76,21 +78,25 @@ def from_form(formdata: dict) -> dict:
     return {k: (v[0] if isinstance(v, list) and len(v) == 1 else v) for k, v in formdata.items()}
 
 
-def _integer(options: dict, key: str, default: int, low: int, high: int, what: str) -> int:
+def _integer(options: dict, key: str, default: int, low: int, high: int, what: str, blank_is_error=False) -> int:
     value = _one(options, key)
+    label = LABELS.get(key, key)
     if value is None or value == "":
+        if blank_is_error and value == "":
+            raise InvalidRequest(key, f"Enter a whole number of {what}, from {low} to {high}.")
         value = default
     if isinstance(value, bool) or isinstance(value, float):
-        raise InvalidRequest(key, f"must be a whole number of {what}")
+        raise InvalidRequest(key, f"{label} must be a whole number of {what}, from {low} to {high}.")
     if isinstance(value, str):
         text = value.strip()
         if not _INTEGER.match(text):
-            raise InvalidRequest(key, f"must be a whole number of {what} from {low} to {high}, not {value[:40]!r}")
+            raise InvalidRequest(key, f"{label} must be a whole number of {what}, from {low} to {high}; "
+                                      f"{value[:40]!r} is not one.")
         value = int(text)
     if not isinstance(value, int):
-        raise InvalidRequest(key, f"must be a whole number of {what}")
+        raise InvalidRequest(key, f"{label} must be a whole number of {what}, from {low} to {high}.")
     if not low <= value <= high:
-        raise InvalidRequest(key, f"must be from {low} to {high} {what}, not {value}")
+        raise InvalidRequest(key, f"{label} must be from {low} to {high} {what}; you asked for {value}.")
     return value
 
 
@@ -99,31 +105,34 @@ def _choice(options: dict, key: str, default: str, allowed, what: str, optional:
     if value is None:
         value = default
     if not isinstance(value, str):
-        raise InvalidRequest(key, f"must be the name of {what}")
+        raise InvalidRequest(key, f"Choose {what} from the list.")
     value = value.strip()
     if value in ("", "None") and optional:
         return ""
     if not NAME.match(value):
-        raise InvalidRequest(key, f"{value[:40]!r} is not a valid name of {what}")
+        raise InvalidRequest(key, f"{value[:40]!r} is not a valid name of {what}: choose one from the list.")
     if value not in allowed:
-        raise InvalidRequest(key, f"{value!r} is not {what} you can use")
+        raise InvalidRequest(key, f"{value!r} is not {what} you can use: choose one from the list.")
     return value
 
 
-def parse_request(options: dict, limits: Limits, defaults: dict) -> ResourceRequest:
+def parse_request(options: dict, limits: Limits, defaults: dict, blank_is_error: bool = False) -> ResourceRequest:
     """Check every field of ``options`` against ``limits``; fill missing ones from ``defaults``.
+
+    With ``blank_is_error`` (a form, where every field is shown) a number left empty is refused
+    rather than silently replaced by its default.
 
     Raises :class:`InvalidRequest` naming the first wrong field, with all of them in ``errors``.
     """
     if not isinstance(options, dict):
-        raise InvalidRequest("options", "must be a JSON object of field names and values")
+        raise InvalidRequest("options", "The options must be a JSON object of field names and values.")
     errors: dict[str, str] = {}
     for key, value in options.items():
         if key not in FIELDS:
             name = str(key)[:40].strip() or "(a field with no name)"
-            errors[name] = f"unknown field (known fields: {', '.join(FIELDS)})"
+            errors[name] = f"This is not a field of a session; the fields are {', '.join(FIELDS)}."
         elif isinstance(value, (list, tuple, dict, set, bytes)):
-            errors[key] = "give exactly one value, not a list or an object"
+            errors[key] = "Give exactly one value here, not a list or an object."
     values: dict = {}
 
     def check(key, fn, *args, **kw):
@@ -138,13 +147,14 @@ def parse_request(options: dict, limits: Limits, defaults: dict) -> ResourceRequ
     if limits.accounts:
         check("account", _choice, defaults.get("account", limits.accounts[0]), limits.accounts, "a Slurm account")
     elif "account" in errors or options.get("account") not in (None, ""):
-        errors["account"] = "this site does not take an account"
+        errors["account"] = "This site does not take a Slurm account: leave it out."
     else:
         values["account"] = ""
-    check("cores", _integer, defaults["cores"], 1, limits.max_cores, "cores")
-    check("memory", _integer, defaults["memory"], limits.min_memory_mb, limits.max_memory_mb, "MB")
-    check("gpus", _integer, defaults["gpus"], 0, limits.max_gpus, "GPUs")
-    check("hours", _integer, defaults["hours"], 1, limits.max_hours, "hours")
+    blank = {"blank_is_error": blank_is_error}
+    check("cores", _integer, defaults["cores"], 1, limits.max_cores, "cores", **blank)
+    check("memory", _integer, defaults["memory"], limits.min_memory_mb, limits.max_memory_mb, "MB", **blank)
+    check("gpus", _integer, defaults["gpus"], 0, limits.max_gpus, "GPUs", **blank)
+    check("hours", _integer, defaults["hours"], 1, limits.max_hours, "hours", **blank)
     check("release", _choice, defaults.get("release", ""), limits.releases, "an installed release")
     if "release" in values:
         interfaces = (limits.interfaces or {}).get(values["release"], ("lab",))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
 import logging
 import shlex
 import time
@@ -22,7 +23,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from . import metrics, slurm
 from .cluster import JobPoller, SharedQuery
 from .runner import SlurmError
-from .states import end_message, pending_message
+from .states import clock_time, end_message, pending_message
 
 #: States a stopped job may still be in while it leaves its node.
 _LEAVING = ("RUNNING", "COMPLETING", "PENDING", "CONFIGURING")
@@ -105,6 +106,7 @@ class Session:
         # what lives only while the hub runs
         self.ip, self.port = "", 0
         self.events: list[dict] = []
+        self.requested_at = 0.0  # when this start was asked for
         self.starting = False
         self.failure_report: dict | None = None
         self.server_exited = False
@@ -137,9 +139,14 @@ class Session:
         self.last_end = {"job_id": self.job_id, "state": state, "message": message, "at": time.time()}
 
     def event(self, progress: int, message: str):
+        """One step of the start, for the progress page: its message, and in its log the time it happened."""
         if not self.events or self.events[-1]["message"] != message:
             self.log.info("%s: %s", self.log_name, message)
-            self.events.append({"progress": progress, "message": message})
+            at = time.time()
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(at))
+            self.events.append({"progress": progress, "message": message, "html_message":
+                                f'<time class="jsi-event-time" datetime="{stamp}">{clock_time(at)}</time> '
+                                f'{html.escape(message)}'})
 
     async def progress(self):
         """The start's events as they come, until the server has its port and the start is over."""
@@ -172,14 +179,22 @@ class Session:
         state = "COMPLETED" if exit_code == 0 else "FAILED"
         message = end_message(state, self.job_id, self.node)
         if exit_code:
-            message = message[:-1] + f" (exit status {exit_code})."
+            message = message[:-1] + f" (exit status {exit_code})." + self._output_note()
         self.end(state, message)
+
+    def _output_note(self) -> str:
+        """The end of the job's output (when the job sent it) and where the whole of it is."""
+        note = ""
+        if self.failure_report and self.failure_report.get("output_tail"):
+            note += " The end of its output:\n" + self.failure_report["output_tail"].rstrip("\n")
+        return note + f"\nThe whole output is in {self.output_path(self.job_id)}."
 
     # ------------------------------------------------------------------ starting
     async def start(self, script: str, env: dict, request: dict, base_url: str):
         """Submit the job and follow it until its server answers; return (ip, port).
 
         Raises :class:`SessionError` with a message for the user when it cannot be had."""
+        self.requested_at = time.time()
         self.events, self.failure_report, self._port_event = [], None, asyncio.Event()
         self.ip, self.port, self.node, self.job_id = "0.0.0.0", 0, "", ""
         self.starting, self.server_exited = True, False
@@ -240,7 +255,7 @@ class Session:
         await self.until_port(port_timeout)
         ported = time.time()
         metrics.START_PHASE.labels("port").observe(ported - running)
-        self.event(80, f"Server starting on {self.node} ({self.ip}:{self.port})")
+        self.event(80, f"Server starting on {self.node}")
         self.save()
         await self.until_answering(base_url)
         metrics.START_PHASE.labels("answer").observe(time.time() - ported)
@@ -334,9 +349,8 @@ class Session:
             await asyncio.sleep(0.1)
         message = end_message(state, self.job_id, self.node).replace("ended", "ended before the server started", 1)
         if self.failure_report:
-            message += (f" Exit code {self.failure_report.get('exit_code')}. The end of its output:\n"
-                        + self.failure_report.get("output_tail", ""))
-        message += f"\nThe whole output is in {self.output_path(self.job_id)}."
+            message += f" Exit code {self.failure_report.get('exit_code')}."
+        message += self._output_note()
         self.end(state, message)
         self.job_id = ""
         return EndedWhileStarting(message)
@@ -487,7 +501,7 @@ class Session:
         if note and time.time() - note["at"] < 300:
             idle = note["idle_seconds"]
             idle_text = f"{idle / 3600:.1f} h" if idle >= 5400 else f"{max(1, round(idle / 60))} min"
-            return (f"Your session (Slurm job {job}) was stopped at {time.strftime('%H:%M %Z', time.localtime())} "
+            return (f"Your session (Slurm job {job}) was stopped at {clock_time(time.time())} "
                     f"after {idle_text} without activity, to give its resources back to others.")
         return f"Your session (Slurm job {job}) was stopped from the hub."
 

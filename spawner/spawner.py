@@ -28,13 +28,14 @@ from tornado import web
 from traitlets import Any, Bool, Dict, Float, Integer, List, TraitError, Unicode, default, observe, validate
 
 from . import batch_script, cards, certs, form, metrics, offer, reconcile, reconcile_jobs, tokens, usage
-from .availability import build_table
+from .availability import build_table, fit_warning
 from .cluster import shared_accounts, shared_cluster, shared_poller
 from .releases import INTERFACE_URLS, list_releases
 from .request import FIELDS, InvalidRequest, ResourceRequest, from_form, parse_request
 from .runner import SlurmError, default_runner
 from .session import Cancelled, Session, SessionError, Timing
 from .summary import session_summary
+from .states import clock_time
 from .templating import hub_templates_path  # noqa: F401 - the package's interface
 
 #: Refused form POSTs, shown once by the next render of the form (by user and server).
@@ -200,14 +201,20 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         except SlurmError as e:
             raise web.HTTPError(503, f"Slurm cannot be asked about resources right now: {e.message}")
 
-    async def availability(self, reservation: str = "") -> dict:
-        """The table of free resources (JSON-ready), outside reservations or inside one this user may use."""
+    async def availability(self, reservation: str = "", request: dict | None = None) -> dict:
+        """The table of free resources (JSON-ready), outside reservations or inside one this user may use;
+        with ``request`` (cores, memory, gpus as typed), whether one free node can hold it."""
         if reservation and reservation not in (await self.offer()).limits.reservations:
             raise web.HTTPError(403, f"Reservation {reservation[:64]!r} is not one you may use")
         snapshot = await self.cluster().get()
-        table = build_table(snapshot.nodes, snapshot.reservations, self.partition, reservation).as_json()
-        table.update(taken_at=snapshot.taken_at, stale=snapshot.stale, refresh_seconds=self.availability_interval)
-        return table
+        table = build_table(snapshot.nodes, snapshot.reservations, self.partition, reservation)
+        answer = table.as_json()
+        answer.update(taken_at=snapshot.taken_at, stale=snapshot.stale, refresh_seconds=self.availability_interval,
+                      taken_at_text=clock_time(snapshot.taken_at))
+        if request is not None:
+            answer["fit_warning"] = fit_warning(table, request.get("cores"), request.get("memory"),
+                                                request.get("gpus"))
+        return answer
 
     async def resource_request(self) -> ResourceRequest:
         """The validated request of this spawn; a 400 naming the field if it is not acceptable."""
@@ -248,6 +255,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             accounts_from_slurm=given.accounts_from_slurm, usable=given.reservations, releases=given.releases,
             limits=given.limits, defaults=given.defaults, last_options=self.last_options,
             refused=FORM_STASH.pop(self.user.name, self.name), last_end=self.session.last_end.get("message", ""),
+            last_end_state=self.session.last_end.get("state", ""),
             refresh_seconds=self.availability_interval, session_name=self.name,
             endpoint=url_path_join(self.hub.base_url, "api/slurm-interactive/availability")))
 
@@ -256,7 +264,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         raw = from_form({k: v for k, v in formdata.items() if k != "_xsrf"})
         given = await self.offer()
         try:
-            request = parse_request(raw, given.limits, given.defaults)
+            request = parse_request(raw, given.limits, given.defaults, blank_is_error=True)
         except InvalidRequest as e:
             values = {k: v for k, v in raw.items() if k in FIELDS and isinstance(v, str)}
             FORM_STASH.put(self.user.name, self.name, values, e.errors)
@@ -301,6 +309,11 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             if e.status == 400:  # what made Slurm refuse may be an association removed meanwhile
                 shared_accounts(self.runner, self.accounts_cache_seconds).forget(self.user.name)
             raise RuntimeError(e.message) if e.status == 500 else web.HTTPError(e.status, e.message) from e
+
+    @property
+    def requested_clock(self) -> str:
+        """When this session's start was asked for, as every page writes a time; "" before."""
+        return clock_time(self.session.requested_at) if self.session.requested_at else ""
 
     async def progress(self):
         """What the start is doing: submitted, pending and why, running on a node, server starting."""
@@ -347,6 +360,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
     async def stop(self, now=False):
         """Cancel the job; wait (briefly) until its GPUs are free."""
         await self.session.stop(now)
+        self.cluster().expire()  # the next table shows its GPUs free
         self._forget_options()
 
     # ------------------------------------------------------------------ internal SSL (spawner.certs)

@@ -7,6 +7,8 @@ form say the same thing, and the unit tests can check every case.
 
 from __future__ import annotations
 
+import time
+
 from datetime import datetime
 
 from .slurm import parse_duration
@@ -75,7 +77,7 @@ def pending_message(reason: str, start_time: str = "", cores: int = 0, memory: i
 
 
 def expected_start(start_time: str, now: datetime | None = None) -> str:
-    """Slurm's expected start of a pending job, as "at 14:05" or "on 2026-11-22 at 09:00"; "" if unknown."""
+    """Slurm's expected start of a pending job, as "at 14:05 UTC" or "on 2026-11-22 at 09:00 UTC"; "" if unknown."""
     try:
         when = datetime.strptime(start_time, "%Y-%m-%dT%H:%M:%S")
     except (TypeError, ValueError):
@@ -83,9 +85,10 @@ def expected_start(start_time: str, now: datetime | None = None) -> str:
     now = now or datetime.now()
     if when <= now:
         return "any moment now"
+    zone = time.strftime("%Z", time.localtime(when.timestamp()))  # Slurm writes the hub's local time
     if when.date() == now.date():
-        return f"at {when:%H:%M}"
-    return f"on {when:%Y-%m-%d} at {when:%H:%M}"
+        return f"at {when:%H:%M} {zone}"
+    return f"on {when:%Y-%m-%d} at {when:%H:%M} {zone}"
 
 
 def end_message(state: str, job_id: str = "", node: str = "") -> str:
@@ -114,3 +117,8 @@ def remaining(time_left: str) -> str:
         out.append(f"{h} h")
     out.append(f"{m} min")
     return " ".join(out)
+
+
+def clock_time(epoch: float) -> str:
+    """The one time format of every page: 24 hours, with the zone ("13:05:09 UTC")."""
+    return time.strftime("%H:%M:%S %Z", time.localtime(epoch))

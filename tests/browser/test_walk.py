@@ -137,8 +137,10 @@ def test_a_session_waiting_for_gpus_shows_why(new_page, hub, clean):
     login(page, "bob", "bob-demo")
     page.wait_for_selector("#jsi-gpus")
     page.select_option("#jsi-gpus", "2")
-    page.wait_for_selector("#jsi-gpus-warning:not([hidden])")
-    assert "wait in the queue" in page.locator("#jsi-gpus-warning").inner_text()
+    page.wait_for_selector("#jsi-fit-warning:not([hidden])")
+    assert "No node outside reservations has 2 free GPUs right now (none is free)." in page.locator(
+        "#jsi-fit-warning").inner_text()
+    assert "wait in the queue" in page.locator("#jsi-fit-warning").inner_text()
     page.click("#spawn_form button[type=submit]")
     page.wait_for_url(re.compile(r".*/spawn-pending/bob.*"))
     page.wait_for_function("document.querySelector('#progress-message').textContent.includes('Resources')")

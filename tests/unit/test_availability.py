@@ -119,3 +119,38 @@ def test_accounts_default_first():
 
 def test_labels():
     assert [gpu_label(n) for n in range(3)] == ["No available GPUs", "1 available GPU", "2 available GPUs"]
+
+
+def free(*nodes):
+    from spawner.availability import FreeNode, Table
+    return Table(rows=(), unavailable_nodes=0, reserved_nodes=0,
+                 free_nodes=tuple(FreeNode(cpus=c, free_cores=c, free_memory_mb=m, free_gpus=g) for c, m, g in nodes))
+
+
+def test_the_fit_warning_asks_for_one_node_that_holds_the_whole_request():
+    from spawner.availability import fit_warning
+    # the finding: every free 2-GPU node has 15000 MB, the request 2 GPUs and 20000 MB
+    table = free((8, 15000, 2), (8, 15000, 2), (8, 30000, 0))
+    assert fit_warning(table, 2, 15000, 2) == ""
+    assert fit_warning(table, 8, 30000, 0) == ""  # cores count against a node's CPUs: they are shared
+    assert fit_warning(table, 2, 20000, 2) == (
+        "20,000 MB of memory does not fit: the nodes with 2 free GPUs outside reservations have at most 15,000 MB "
+        "free right now. Your session would wait in the queue until one does; ask for less to start now.")
+    assert fit_warning(table, 1, 2000, 3).startswith("No node outside reservations has 3 free GPUs right now "
+                                                     "(at most 2 on one node).")
+    assert fit_warning(free((8, 1000, 0)), 1, 2000, 1).startswith("No node outside reservations has a free GPU "
+                                                                  "right now (none is free).")
+    assert fit_warning(table, 1, 40000, 0).startswith("40,000 MB of memory does not fit: any node outside "
+                                                      "reservations has at most 30,000 MB free")
+    assert fit_warning(table, 16, 1000, 0).startswith("16 cores do not fit: the nodes that have the rest have at "
+                                                      "most 8 cores.")
+    assert fit_warning(free(), 1, 100, 0).startswith("No node outside reservations can take a session right now.")
+    assert fit_warning(table, "", "abc", 1) == ""  # the field's own check speaks of those
+
+
+def test_rows_give_the_most_memory_free_on_one_node():
+    nodes = slurm.parse_nodes(recorded("scontrol_show_node_idle.txt"))
+    resv = slurm.parse_reservations(recorded("scontrol_show_reservation.txt"))
+    table = build_table(nodes, resv, "interactive")
+    assert [r.max_free_memory_mb for r in table.rows] == [0, 0, 30000]
+    assert table.max_free_memory_mb == 30000 and table.as_json()["max_free_memory_mb"] == 30000

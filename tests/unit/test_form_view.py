@@ -2,6 +2,7 @@
 offered, from output recorded on the local cluster; no hub and no Slurm."""
 
 import json
+import re
 import time
 
 import pytest
@@ -49,7 +50,7 @@ def test_bounds_and_choices_come_from_the_recorded_cluster():
     assert v["values"]["account"] == "proj-a" and v["values"]["release"] == "2026.11"
     assert v["ui_choices"] == [("lab", "JupyterLab"), ("notebook", "Jupyter Notebook")]
     assert json.loads(v["interfaces_json"])["2026.05"] == [["lab", "JupyterLab"]]
-    assert v["updated"] == "14:05:00"
+    assert v["updated"] == "14:05:00 UTC"  # one format on every page: 24 hours, with the zone
     # bob may not use alice's reservation
     assert view(user="bob", accounts=("proj-b",))["reservations"] == []
 
@@ -63,21 +64,43 @@ def test_prefilled_from_the_last_request_and_corrected_to_what_is_offered():
 
 
 def test_a_refused_post_comes_back_with_its_values_and_messages_by_field():
-    v = view(refused={"values": {"cores": "99", "gpus": "2"}, "errors": {"cores": "must be from 1 to 8 cores, not 99",
-                                                                        "bogus": "unknown field"}})
-    assert v["values"]["cores"] == "99" and v["errors"]["cores"].startswith("must be")
-    assert v["field_errors"] == ["cores"] and v["other_errors"] == [("bogus", "unknown field")]
+    message = "The number of cores must be from 1 to 8 cores; you asked for 99."
+    v = view(refused={"values": {"cores": "99", "gpus": "2"},
+                      "errors": {"cores": message, "bogus": "This is not a field of a session."}})
+    assert v["values"]["cores"] == "99" and v["errors"]["cores"] == message
+    assert v["field_errors"] == ["cores"] and v["other_errors"] == [("bogus", "This is not a field of a session.")]
     html = form.render_form(v)
-    assert 'id="jsi-cores-error"' in html and "bogus: unknown field" in html
+    assert 'id="jsi-cores-error"' in html and "bogus: This is not a field of a session." in html
+    # tied to its field for screen readers, and listed in the summary that takes the focus
+    cores = re.search(r'<input id="jsi-cores"[^>]*>', html).group(0)
+    assert 'aria-invalid="true"' in cores and 'aria-describedby="jsi-cores-error jsi-cores-help' in cores
+    memory = re.search(r'<input id="jsi-memory"[^>]*>', html).group(0)
+    assert "aria-invalid" not in memory and 'aria-describedby="jsi-memory-help jsi-fit-warning"' in memory
+    assert re.search(r'id="jsi-errors" tabindex="-1"', html)
+    assert f'<a href="#jsi-cores" class="alert-link">{message}</a>' in html
 
 
-def test_the_gpu_warning_follows_the_table():
+def test_the_fit_warning_looks_at_the_whole_request():
     # recorded: node01 has 1 GPU free, node02 and node03 none, node04 is reserved
-    assert view()["table"].max_free_gpus == 1
-    assert not view(last_options={"gpus": 1})["gpu_warning"]
-    assert view(last_options={"gpus": 2})["gpu_warning_text"].startswith("No node has 2 free GPUs")
-    assert form.gpu_warning(2, 1) == "No node has 2 free GPUs right now: your session will wait in the queue."
-    assert form.gpu_warning("x", 0) == ""
+    v = view()
+    assert v["table"].max_free_gpus == 1
+    most = max(n.free_memory_mb for n in v["table"].free_nodes if n.free_gpus >= 1)
+    assert not view(last_options={"gpus": 1, "memory": most})["fit_warning"]
+    assert view(last_options={"gpus": 2})["fit_warning"].startswith(
+        "No node outside reservations has 2 free GPUs right now (at most 1 on one node).")
+    too_much = view(last_options={"gpus": 1, "memory": most + 1})["fit_warning"]
+    assert too_much.startswith(f"{most + 1:,} MB of memory does not fit: the nodes with 1 free GPU outside "
+                               f"reservations have at most {most:,} MB free right now.")
+    html = form.render_form(view(last_options={"gpus": 2}))
+    assert re.search(r'<div id="jsi-fit-warning"[^>]*role="status"[^>]*>No node', html)
+    assert re.search(r'<div id="jsi-fit-warning"[^>]* hidden>', form.render_form(view()))
+
+
+def test_the_table_shows_the_most_memory_free_on_one_node():
+    v = view()
+    html = form.render_form(v)
+    assert "Most on one node" in html
+    assert f'at most <span id="jsi-max-free-memory">{v["table"].max_free_memory_mb:,}</span> MB' in html
 
 
 def test_an_account_less_user_and_a_site_without_accounting():
@@ -137,3 +160,19 @@ async def test_what_a_user_is_offered_comes_from_the_shared_views():
     assert [r.name for r in given.reservations] == ["course"]
     no_accounting = offer.OfferSettings(use_accounting=False, accounts=("site",))
     assert (await offer.user_accounts("alice", runner, no_accounting)) == (["site"], False)
+
+
+def test_a_failed_session_banner_gives_the_end_of_its_output_and_its_path():
+    message = ("Your session (Slurm job 7) ended: the server failed (exit status 137). The end of its output:\n"
+               + "\n".join(f"line {i}" for i in range(100)) + "\nThe whole output is in /home/alice/.s-7.log.")
+    parts = form.split_end(message)
+    assert parts["text"] == "Your session (Slurm job 7) ended: the server failed (exit status 137)."
+    assert parts["output"].splitlines() == [f"line {i}" for i in range(60, 100)]  # its last lines say why
+    assert parts["path"] == "/home/alice/.s-7.log"
+    assert form.split_end("Your session ended: its time limit was reached.") == {
+        "text": "Your session ended: its time limit was reached.", "output": "", "path": ""}
+    html = form.render_form(view(last_end=message, last_end_state="FAILED"))
+    assert 'class="alert alert-warning" role="status" id="jsi-last-end"' in html
+    assert '<code class="jsi-output-path">/home/alice/.s-7.log</code>' in html and "line 99</pre>" in html
+    assert "alert-info" in form.render_form(view(last_end="Your session ended: it was stopped from the hub.",
+                                                 last_end_state="CANCELLED"))

@@ -85,3 +85,22 @@ def test_site_without_accounts():
     assert parse_request({}, limits, {**DEFAULTS, "release": "r", "memory": 500}).account == ""
     with pytest.raises(InvalidRequest):
         parse_request({"account": "x"}, limits, {**DEFAULTS, "release": "r", "memory": 500})
+
+
+@pytest.mark.parametrize("field, value", [("cores", "0"), ("memory", "1G"), ("gpus", ["1", "2"]), ("hours", True),
+                                          ("account", "proj-c"), ("release", "../x"), ("colour", "red")])
+def test_every_refusal_is_a_sentence(field, value):
+    with pytest.raises(InvalidRequest) as e:
+        parse(**{field: value})
+    message = e.value.errors[field]
+    assert message[0].isupper() or message[0] in "'\"", message
+    assert message.endswith("."), message
+
+
+def test_an_emptied_field_of_the_form_is_marked_not_replaced():
+    # over REST an empty value takes the default; in the form, where the field was shown, it is marked
+    assert parse(cores="").cores == DEFAULTS["cores"]
+    with pytest.raises(InvalidRequest) as e:
+        parse_request({"cores": "", "memory": "", "hours": "2"}, LIMITS, DEFAULTS, blank_is_error=True)
+    assert e.value.errors == {"cores": "Enter a whole number of cores, from 1 to 8.",
+                              "memory": "Enter a whole number of MB, from 100 to 30000."}

@@ -282,8 +282,12 @@ async def test_a_server_that_exited_ends_as_slurm_says_once_the_job_has_left():
 async def test_a_server_that_crashed_says_its_exit_status():
     session, runner, _ = make_session({"squeue": [queue_line("RUNNING", JOB), queue_line("RUNNING", JOB)]})
     session.from_state({"job_id": JOB, "node": "node01", "submitted_at": time.time() - 600})
+    session.accept_failure_report({"exit_code": 137, "output_tail": "MemoryError\nKilled\n"})
     session.note_server_exited(137)
-    assert await session.settle(within=0.3) == f"Your session (Slurm job {JOB}) ended: the server failed (exit status 137)."
+    # the end of its output and where the whole of it is, for the form's banner
+    assert await session.settle(within=0.3) == (
+        f"Your session (Slurm job {JOB}) ended: the server failed (exit status 137). The end of its output:\n"
+        f"MemoryError\nKilled\nThe whole output is in /home/alice/.jupyterhub-session-{JOB}.log.")
 
 
 async def test_a_job_slurm_could_not_launch_says_the_home_is_the_trouble():

@@ -66,3 +66,22 @@ async def test_an_answer_begun_late_enough_is_not_asked_again():
     await q.get(0, newer_than=mark)
     await q.get(0, newer_than=mark)
     assert q.refreshes == 1
+
+
+async def test_a_view_older_than_the_interval_is_never_served():
+    q = Counting(interval=0.2)
+    q.jobs.add("1")
+    assert await q.get() == {"1"}
+    q.jobs.add("2")
+    await asyncio.sleep(0.25)
+    assert await q.get() == {"1", "2"}  # waited for the refresh, did not serve the old view meanwhile
+    assert q.refreshes == 2
+
+
+async def test_after_expire_the_next_caller_gets_a_view_begun_since():
+    q = Counting(interval=60)
+    assert await q.get() == set()
+    q.jobs.add("freed")
+    q.expire()  # a session stopped: the next table must show it
+    assert await q.get() == {"freed"}
+    assert await q.get() == {"freed"} and q.refreshes == 2  # and then the interval holds again

@@ -4,15 +4,20 @@ from datetime import datetime
 
 import pytest
 
+import time
+
 from spawner.states import end_message, expected_start, pending_message, remaining
 
 NOW = datetime(2026, 11, 21, 10, 0, 0)
 
 
+ZONE = time.strftime("%Z")  # every time on a page names its zone
+
+
 def test_waiting_for_gpus():
     text = pending_message("Resources", "2026-11-21T14:05:00", cores=2, memory=1500, gpus=2, now=NOW)
     assert text == ("Waiting for a node with 2 free GPUs, 2 free cores and 1500 MB of free memory (Resources); "
-                    "expected to start at 14:05")
+                    f"expected to start at 14:05 {ZONE}")
 
 
 @pytest.mark.parametrize("reason, words", [
@@ -30,7 +35,7 @@ def test_reasons(reason, words):
 
 @pytest.mark.parametrize("start, text", [
     ("N/A", ""), ("", ""), ("Unknown", ""), ("2026-11-21T09:00:00", "any moment now"),
-    ("2026-11-21T11:30:00", "at 11:30"), ("2026-11-22T09:00:00", "on 2026-11-22 at 09:00"),
+    ("2026-11-21T11:30:00", f"at 11:30 {ZONE}"), ("2026-11-22T09:00:00", f"on 2026-11-22 at 09:00 {ZONE}"),
 ])
 def test_expected_start(start, text):
     assert expected_start(start, NOW) == text

@@ -1,0 +1,47 @@
+"""The hub's spawn page, where a POST meets a session that already runs.
+
+JupyterHub answers a form sent for a server that is running, or starting, with a bare
+"400 : alice is already running" (a second tab, a form left open, a double click).
+:class:`SpawnPage` takes the user to that session's card instead, where a sentence says
+what happened; nothing is submitted twice. Everything else is JupyterHub's own handler.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from jupyterhub.handlers.pages import SpawnHandler
+from jupyterhub.utils import url_path_join
+from tornado import web
+
+
+def already_url(base_url: str, server_name: str, state: str) -> str:
+    """Where a Start for a session that runs (``state`` "running") or starts ("starting") lands:
+    its card on "My sessions", with the sentence's key in the query."""
+    # no #fragment: the browser would take the focus from the sentence to scroll to it
+    query = urlencode({"already": state, "session": server_name})
+    return url_path_join(base_url, "home") + f"?{query}"
+
+
+class SpawnPage(SpawnHandler):
+    @web.authenticated
+    async def post(self, user_name=None, server_name="", display_name=""):
+        current = self.current_user
+        name = user_name or current.name
+        server_name = server_name or ""
+        user = current if name == current.name else self.find_user(name)
+        spawner = dict.get(user.spawners, server_name) if user is not None else None
+        if spawner is not None and name == current.name:  # an admin starting for another goes the hub's way
+            state = "running" if spawner.ready else ("starting" if spawner.pending == "spawn" else "")
+            if state:
+                self.log.info("%s: a Start for a session that is %s; showing its card", spawner._log_name, state)
+                self.redirect(already_url(self.hub.base_url, server_name, state), status=303)
+                return
+        return await super().post(user_name, server_name, display_name)
+
+
+HANDLERS = [
+    (r"/spawn", SpawnPage),
+    (r"/spawn/([^/]+)", SpawnPage),
+    (r"/spawn/([^/]+)/([^/]+)", SpawnPage),
+]

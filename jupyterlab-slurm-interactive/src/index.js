@@ -27,7 +27,8 @@ class SessionStatus extends Widget {
 
   showSession(session, secondsLeft) {
     const left = session.ends_at ? `${timeLeft(secondsLeft)} left` : 'no time limit';
-    this.node.textContent = `Job ${session.job_id} · ${session.node} · ${resources(session)} · ${left}`;
+    // the time left second: on a phone the end of the line is cut, never the time
+    this.node.textContent = `Job ${session.job_id} · ${left} · ${session.node} · ${resources(session)}`;
     this.node.title = `Your Slurm session: job ${session.job_id} on ${session.node}` +
       (session.ends_at ? `, ends at ${clockTime(session.ends_at)}` : '') + '. Click for details.';
     this.node.classList.toggle('jp-mod-warn', secondsLeft !== null && secondsLeft <= WARN_MINUTES[0] * 60);

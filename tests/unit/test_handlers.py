@@ -8,3 +8,9 @@ def test_control_characters_and_escapes_are_removed():
     assert clean_text(forged) == "ok[I 2026-11-22 alice] forged end\n\tnext"
     assert clean_text("line one\r\nline two\n") == "line one\nline two\n"
     assert clean_text("<script>") == "<script>"  # HTML is escaped where it is shown, not here
+
+
+def test_a_start_for_a_running_session_lands_on_its_card():
+    from spawner.spawn_page import already_url
+    assert already_url("/hub/", "", "running") == "/hub/home?already=running&session="
+    assert already_url("/base/hub/", "gpu", "starting") == "/base/hub/home?already=starting&session=gpu"

@@ -54,9 +54,6 @@ class SharedQuery:
     async def fetch(self):  # pragma: no cover - subclasses
         raise NotImplementedError
 
-    #: Answer from the last result while a refresh runs (when there is one), rather than wait.
-    stale_while_refreshing = False
-
     async def get(self, max_age: float | None = None, newer_than: float = 0.0):
         """The last result if younger than ``max_age`` seconds and begun after ``newer_than``
         (a time.time(): "the answer must know of what I did then"); else a refresh, shared."""
@@ -73,8 +70,6 @@ class SharedQuery:
                 self._inflight_began = time.time()
                 self._inflight = asyncio.ensure_future(self._refresh(self._inflight_began))
                 self._inflight.add_done_callback(self._done)
-            if self.stale_while_refreshing and self._result is not None and max_age > 0 and not newer_than:
-                return self._current()
             await self._wait(self._inflight)
             if self._error:
                 break

@@ -11,7 +11,6 @@ form shows. :func:`render_form` turns that view into HTML with
 from __future__ import annotations
 
 import json
-import time
 from collections import defaultdict
 
 from . import slurm

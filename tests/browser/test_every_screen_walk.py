@@ -31,6 +31,15 @@ def minutes_in(text: str) -> int:
     return (int(h.group(1)) * 60 if h else 0) + (int(m.group(1)) if m else 0)
 
 
+def open_form(new_page, user, path="/hub/spawn", wait_for="#jsi-gpus"):
+    """A logged-in user's form, ready."""
+    page = new_page()
+    login(page, user, f"{user}-demo")
+    page.goto(f"{HUB}{path}")
+    page.wait_for_selector(wait_for)
+    return page
+
+
 def both_widths(page, name):
     shot(page, name)
     page.set_viewport_size({"width": 390, "height": 844})
@@ -129,10 +138,7 @@ def test_a_session_ended_outside_the_hub_updates_its_card(new_page, hub, clean):
 
 
 def test_the_warning_fits_the_whole_request(new_page, hub, clean):
-    page = new_page()
-    login(page, "alice", "alice-demo")
-    page.goto(f"{HUB}/hub/spawn")
-    page.wait_for_selector("#jsi-gpus")
+    page = open_form(new_page, "alice")
     page.select_option("#jsi-reservation", "")
     page.select_option("#jsi-gpus", "2")
     # the most memory free on one node with 2 free GPUs, from the table's own column
@@ -158,10 +164,7 @@ def test_the_warning_fits_the_whole_request(new_page, hub, clean):
 
 
 def test_the_table_is_fresh_on_load(new_page, hub, clean):
-    page = new_page()
-    login(page, "alice", "alice-demo")
-    page.goto(f"{HUB}/hub/spawn")
-    page.wait_for_selector("#jsi-updated")
+    page = open_form(new_page, "alice", wait_for="#jsi-updated")
     taken = float(page.get_attribute("#jsi-updated", "data-epoch"))
     time.sleep(12)  # longer than the refresh interval, with nobody looking
     page.goto(f"{HUB}/hub/spawn")
@@ -189,10 +192,7 @@ def test_a_session_that_fails_explains_itself_on_the_form(new_page, hub, clean):
 
 
 def test_start_in_a_second_tab_lands_on_the_running_session(new_page, hub, clean):
-    page = new_page()
-    login(page, "alice", "alice-demo")
-    page.goto(f"{HUB}/hub/spawn")
-    page.wait_for_selector("#jsi-gpus")
+    page = open_form(new_page, "alice")
     # meanwhile, from a second tab, the session starts
     second = page.context.new_page()
     second.goto(f"{HUB}/hub/spawn")
@@ -215,10 +215,7 @@ def test_start_in_a_second_tab_lands_on_the_running_session(new_page, hub, clean
 
 
 def test_validation_speaks_by_each_field(new_page, hub, clean):
-    page = new_page()
-    login(page, "bob", "bob-demo")
-    page.goto(f"{HUB}/hub/spawn")
-    page.wait_for_selector("#jsi-cores")
+    page = open_form(new_page, "bob", wait_for="#jsi-cores")
     page.fill("#jsi-cores", "")
     page.fill("#jsi-hours", "99")
     page.click("#spawn_form button[type=submit]")  # the browser's pop-ups do not stop it: the server speaks
@@ -242,10 +239,7 @@ def test_validation_speaks_by_each_field(new_page, hub, clean):
 
 def test_the_progress_page_shows_times_and_no_addresses(new_page, hub, clean):
     block_gpus()
-    page = new_page()
-    login(page, "bob", "bob-demo")
-    page.goto(f"{HUB}/hub/spawn/bob/wait")
-    page.wait_for_selector("#jsi-gpus")
+    page = open_form(new_page, "bob", "/hub/spawn/bob/wait")
     page.select_option("#jsi-gpus", "2")
     page.click("#spawn_form button[type=submit]")
     page.wait_for_url(re.compile(r".*/hub/spawn-pending/bob/wait"))

@@ -299,9 +299,11 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         self.default_url = INTERFACE_URLS.get(request.ui, "/lab")
         self.log.info("Submitting %s's session: %s", self.user.name, request)
         try:
-            return await session.start(self.render_batch_script(request),
-                                       batch_script.submit_environment({**self.get_env(), **self._ssl_environment}),
-                                       request.as_options(), self.server.base_url if self.server else "/")
+            where = await session.start(self.render_batch_script(request),
+                                        batch_script.submit_environment({**self.get_env(), **self._ssl_environment}),
+                                        request.as_options(), self.server.base_url if self.server else "/")
+            self.cluster().expire()  # the next table counts this session's GPUs and memory taken
+            return where
         except Cancelled as e:
             self.log.info("%s: cancelled by the user while starting", self._log_name)
             raise web.HTTPError(e.status, e.message) from e

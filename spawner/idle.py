@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 from urllib.parse import unquote
 
@@ -102,6 +103,9 @@ class IdleSessions(Configurable):
     cpu_timeout = Float(0, help="Seconds a session without GPUs may stay idle before it is stopped; usually "
                         "longer than gpu_timeout. 0: no limit.").tag(config=True)
     cull_every = Integer(60, help="Seconds between two looks of the idle culler at every session.").tag(config=True)
+    setpriv = Unicode(shutil.which("setpriv") or "", help="util-linux's setpriv, which starts the culler so "
+                      "that it receives SIGTERM when the hub's process ends, however it ends. Empty: the culler is "
+                      "started directly (and outlives a hub that is killed).").tag(config=True)
     python = Unicode(sys.executable, help="The Python that runs jupyterhub-idle-culler (the hub's own)."
                      ).tag(config=True)
 
@@ -128,6 +132,10 @@ class IdleSessions(Configurable):
         shortest = min(t for t in (self.gpu_timeout, self.cpu_timeout) if t)
         command = [self.python, "-m", "jupyterhub_idle_culler", f"--timeout={int(shortest)}",
                    f"--cull-every={self.cull_every}", f"--config={CULLER_CONFIG}"]
+        if self.setpriv:
+            # the culler ends with the hub that started it: a hub that crashed (or was killed) and was
+            # started again would otherwise leave it running beside the new one, one more per restart
+            command = [self.setpriv, "--pdeathsig", "TERM", "--", *command]
         if internal_ssl:
             command += ["--ssl-enabled=true", f"--internal-certs-location={internal_certs_location}"]
         return {"name": "idle-culler", "command": command,

@@ -194,6 +194,11 @@ def test_the_hub_killed_during_a_start_leaves_no_job_behind(hub, clean, moment):
         wait_for(lambda: (hub.server("alice") or {}).get("ready") or hub.server("alice") is None, 120, 1,
                  what="alice's session to be ready or gone")
         assert_invariant(hub, 60)
+        # nor a process: the killed hub's idle culler ended with it, and only the new hub's runs
+        cullers = wait_for(lambda: (lambda found: found if len(found) == 1 else None)(
+            sh("pgrep", "-f", "-x", ".*-m jupyterhub_idle_culler .*", check=False).stdout.split()), 20, 0.5,
+            what="exactly one idle culler, the new hub's")
+        assert len(cullers) == 1
         outcome = "ready" if hub.server("alice") else "ended"
         print(f"hub killed ({moment}): session {outcome}, no orphan, {time.monotonic() - restarted:.1f} s after restart")
     finally:

@@ -1,6 +1,7 @@
 """Idle sessions given back: the policy, the culler's hook, and the hub's settings, without a hub."""
 
 import asyncio
+import shutil
 from datetime import timedelta
 
 import pytest
@@ -60,7 +61,8 @@ def test_the_culler_runs_as_a_service_with_only_its_scopes():
     configure(c)
     service = c.JupyterHub.services[-1]
     assert service["name"] == "idle-culler" and "admin" not in service
-    assert service["command"][1:] == ["-m", "jupyterhub_idle_culler", "--timeout=900", "--cull-every=30",
+    assert service["command"][:3] == [shutil.which("setpriv"), "--pdeathsig", "TERM"]  # ends with the hub
+    assert service["command"][5:] == ["-m", "jupyterhub_idle_culler", "--timeout=900", "--cull-every=30",
                                       f"--config={CULLER_CONFIG}", "--ssl-enabled=true",
                                       "--internal-certs-location=/srv/hub/internal-ssl"]
     assert service["environment"] == {"SLURM_INTERACTIVE_GPU_IDLE_TIMEOUT": "900.0",

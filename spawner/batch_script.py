@@ -38,8 +38,22 @@ def output_path(output_file: str, home: str, job_id: str = "%j") -> str:
     return output_file.format(home=home).replace("%j", job_id)
 
 
+#: The release's package that reports the server's port once it listens (jupyterlab_slurm_interactive.port).
+PORT_REPORTER = "jupyterlab-slurm-interactive"
+
+
+def reports_its_port(release: Release) -> bool:
+    """Whether the release's server tells the hub its port itself, once it listens on it."""
+    return PORT_REPORTER in release.packages
+
+
 def server_command(release: Release, settings: SiteSettings) -> list[str]:
-    """The command the job runs: the release's batchspawner-singleuser wrapping the single-user server."""
+    """The command the job runs. A release with our extension starts the single-user server on a port
+    the kernel picks (``--port=0``), and the server reports it once it listens; any other release goes
+    through batchspawner's ``batchspawner-singleuser``, which picks a port, reports it, then starts the
+    server on it."""
+    if reports_its_port(release):
+        return [*settings.server_cmd, "--port=0", *settings.server_args]
     return [os.path.join(release.bin_dir, "batchspawner-singleuser"), *settings.server_cmd, *settings.server_args]
 
 
@@ -56,6 +70,7 @@ def render_batch_script(request: ResourceRequest, release: Release, settings: Si
         extra_directives=list(settings.extra_directives),
         prologue=settings.prologue,
         command=server_command(release, settings),
+        reports_its_port=reports_its_port(release),
         report_bytes=REPORT_BYTES,
     )
 

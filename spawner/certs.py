@@ -54,10 +54,11 @@ def pem_environment(cert_paths: dict) -> dict:
     return {PEM_VARIABLES[key]: Path(path).read_text() for key, path in cert_paths.items() if key in PEM_VARIABLES}
 
 
-async def session_alt_names(cluster, partition: str, configured: list[str], log) -> list[str]:
-    """The site's ``ssl_alt_names`` and every node address of the partition, from the shared cluster view."""
+async def session_alt_names(cluster, partition: str, configured: list[str], log, max_age: float = 60) -> list[str]:
+    """The site's ``ssl_alt_names`` and every node address of the partition, from the shared cluster view
+    (the last one if younger than ``max_age`` seconds)."""
     try:
-        names = node_alt_names((await cluster.get()).nodes, partition)
+        names = node_alt_names((await cluster.recent(max_age)).nodes, partition)
     except SlurmError as e:
         log.warning("No node addresses for a session's certificate: %s", e.message)
         names = []

@@ -104,6 +104,14 @@ class SharedQuery:
         begun after now."""
         self._not_before = time.time()
 
+    async def recent(self, max_age: float):
+        """The last good result if it began less than ``max_age`` seconds ago, even if a change since
+        has expired it for the pages; otherwise as :meth:`get`. For checks that a newer view would not
+        change, such as whether a request fits the partition's limits."""
+        if self._result is not None and not self._error and time.time() - self._began_at < max_age:
+            return self._result
+        return await self.get()
+
     def peek(self):
         """The last result, or None: never asks Slurm (for pages that only show it)."""
         return self._result

@@ -68,10 +68,11 @@ def defaults(settings: OfferSettings, releases: list[Release]) -> dict:
             "hours": settings.default_hours, "release": releases[0].name if releases else ""}
 
 
-async def gather(user: str, runner, cluster, settings: OfferSettings) -> Offer:
-    """Everything a user is offered now. Raises :class:`~spawner.runner.SlurmError` when Slurm has never
-    answered (a later failure serves the last view, marked stale)."""
-    snapshot = await cluster.get()
+async def gather(user: str, runner, cluster, settings: OfferSettings, max_age: float | None = None) -> Offer:
+    """Everything a user is offered now; with ``max_age``, from a view of the cluster up to that old.
+    Raises :class:`~spawner.runner.SlurmError` when Slurm has never answered (a later failure serves the
+    last view, marked stale)."""
+    snapshot = await (cluster.get() if max_age is None else cluster.recent(max_age))
     accounts, from_slurm = await user_accounts(user, runner, settings)
     usable = choices.usable_reservations(snapshot.reservations, user, accounts, unix_groups(user),
                                          settings.partition, settings.reservation_lookahead_hours)

@@ -69,7 +69,7 @@ class NotStarting(Exception):
 class Timing:
     """How a session is followed; the spawner's traits of the same names."""
 
-    startup_poll_interval: float = 0.25
+    startup_poll_interval: float = 1.0
     queue_interval: float = 10.0
     pending_timeout: float = 570.0
     http_timeout: float = 120.0
@@ -97,6 +97,10 @@ class Session:
         self.save = save  # writes the state to the hub's database at once
         self.http_client = http_client
         self.ssl_options = None  # the hub's client context when sessions serve https (internal_ssl)
+        # the server reports its port once it listens (the release's jupyterlab-slurm-interactive), so
+        # the hub's own check that it answers finds it at once; else (batchspawner-singleuser reports
+        # first, then starts the server) the start polls the server until it answers
+        self.reports_when_listening = False
         # what the hub keeps (to_state / from_state)
         self.job_id = ""
         self.node = ""
@@ -255,17 +259,22 @@ class Session:
         await self.until_port(port_timeout)
         ported = time.time()
         metrics.START_PHASE.labels("port").observe(ported - running)
-        self.event(80, f"Server starting on {self.node}")
         self.save()
+        if self.reports_when_listening:  # JupyterHub checks next that it answers, and finds it at once
+            self.event(90, f"Server listening on {self.node}; connecting")
+            return self.ip, self.port
+        self.event(80, f"Server starting on {self.node}")
         await self.until_answering(base_url)
         metrics.START_PHASE.labels("answer").observe(time.time() - ported)
         self.event(95, "Server answering; connecting")
         return self.ip, self.port
 
     async def until_running(self, request: dict):
-        """Wait while the job pends, saying why; cancel it after ``pending_timeout``."""
+        """Wait while the job pends, saying why; cancel it after ``pending_timeout``. A port reported
+        meanwhile means the job runs: the queue is asked at once, not at the next look."""
         while True:
-            entry, answered = await self.job_entry(self.timing.startup_poll_interval)
+            ported = self._port_event.is_set()
+            entry, answered = await self.job_entry(0 if ported else self.timing.startup_poll_interval)
             if not answered:
                 self.event(15, "Slurm is not answering; still waiting for your job")
             elif entry is None or not (entry.pending or entry.running):
@@ -282,7 +291,7 @@ class Session:
                 self.ip = await self.node_address(self.node)
                 self.event(50, f"Job {self.job_id} is running on {self.node}; starting the server")
                 return
-            await self.pause(self.timing.startup_poll_interval)
+            await self.pause(self.timing.startup_poll_interval, until=None if ported else self._port_event)
 
     async def give_up_waiting(self, why: str, waited: float):
         why = why.split("; expected")[0].lower()

@@ -83,8 +83,16 @@ class InteractiveSlurmSpawner(SlurmSpawner):
     queue_interval = Float(10.0, help="Seconds between two looks at the queue for the running sessions: one squeue "
                            "for all of this hub's jobs, shared by every session, however many there are."
                            ).tag(config=True)
-    startup_poll_interval = Float(0.25, help="Seconds between two looks at the queue while a session starts (still "
-                                  "one squeue for all the sessions starting at that moment).").tag(config=True)
+    check_view_max_age = Float(60, help="Seconds: a start checks its request (the partition's limits, the "
+                               "reservations this user may use) and names the nodes' addresses in its certificate "
+                               "from the hub's last view of the cluster if it "
+                               "is younger than this, instead of asking Slurm again first. The pages never show a "
+                               "view older than availability_interval, and sbatch refuses what Slurm cannot run."
+                               ).tag(config=True)
+    startup_poll_interval = Float(1.0, help="Seconds between two looks at the queue while a session starts (still "
+                                  "one squeue for all the sessions starting at that moment), to say why it waits. "
+                                  "It does not delay a start: the server's port report is the sign that the job "
+                                  "runs, and the queue is asked at once then.").tag(config=True)
     pending_timeout = Float(4 * 3600, help="Seconds a session may wait in the queue before it is cancelled and the "
                             "user told why: the longest wait the site allows (4 hours by default). The user may "
                             "close the browser meanwhile, come back to the progress page, or cancel it. JupyterHub's "
@@ -194,10 +202,10 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         return offer.OfferSettings(**{n: getattr(self, n) for n in names if n != "accounts"},
                                    accounts=tuple(self.accounts))
 
-    async def offer(self) -> offer.Offer:
+    async def offer(self, max_age: float | None = None) -> offer.Offer:
         """What this user may ask for now (:mod:`spawner.offer`); a 503 if Slurm was never reached."""
         try:
-            return await offer.gather(self.user.name, self.runner, self.cluster(), self.offer_settings())
+            return await offer.gather(self.user.name, self.runner, self.cluster(), self.offer_settings(), max_age)
         except SlurmError as e:
             raise web.HTTPError(503, f"Slurm cannot be asked about resources right now: {e.message}")
 
@@ -218,7 +226,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
 
     async def resource_request(self) -> ResourceRequest:
         """The validated request of this spawn; a 400 naming the field if it is not acceptable."""
-        given = await self.offer()
+        given = await self.offer(self.check_view_max_age)
         if not given.accounts and given.accounts_from_slurm:
             raise web.HTTPError(403, f"{self.user.name} has no Slurm account to run sessions with; "
                                      "ask the centre to add you to a project")
@@ -278,8 +286,11 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             mark=reconcile.make_mark(self.session_mark, self.user.name, self.name),
             extra_directives=tuple(self.extra_sbatch_options), prologue=self.prologue,
             server_cmd=tuple(self.cmd), server_args=tuple(self.get_args()))
-        release = next(r for r in list_releases(self.releases_dir) if r.name == request.release)
-        return batch_script.render_batch_script(request, release, settings, pwd.getpwnam(self.user.name).pw_dir)
+        return batch_script.render_batch_script(request, self.release_of(request), settings,
+                                                pwd.getpwnam(self.user.name).pw_dir)
+
+    def release_of(self, request: ResourceRequest):
+        return next(r for r in list_releases(self.releases_dir) if r.name == request.release)
 
     _saved_http_timeout = None
 
@@ -296,6 +307,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         reconcile_jobs.start(self)
         tokens.revoke_stale_server_tokens(self)
         request = await self.resource_request()
+        session.reports_when_listening = batch_script.reports_its_port(self.release_of(request))
         self.default_url = INTERFACE_URLS.get(request.ui, "/lab")
         self.log.info("Submitting %s's session: %s", self.user.name, request)
         try:
@@ -369,7 +381,8 @@ class InteractiveSlurmSpawner(SlurmSpawner):
     async def create_certs(self):
         """The session's certificate names every node address of the partition (Slurm picks the node later)."""
         configured = list(self.ssl_alt_names)
-        self.ssl_alt_names = await certs.session_alt_names(self.cluster(), self.partition, configured, self.log)
+        self.ssl_alt_names = await certs.session_alt_names(self.cluster(), self.partition, configured, self.log,
+                                                           self.check_view_max_age)
         try:
             return await super().create_certs()
         finally:

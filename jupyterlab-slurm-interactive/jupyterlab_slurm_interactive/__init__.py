@@ -1,7 +1,8 @@
 """jupyterlab-slurm-interactive: what this Slurm session is and how long it has left.
 
 A JupyterLab extension (a status-bar item, warnings before the walltime, a welcome back)
-and the server extension it asks (``GET {base_url}slurm-interactive/session``).
+and the server extension it asks (``GET {base_url}slurm-interactive/session``), which also
+tells the hub the server's port once it listens (:mod:`.port`).
 """
 
 import os
@@ -26,3 +27,8 @@ def _load_jupyter_server_extension(server_app):
     web_app.settings["slurm_interactive_times"] = JobTimes(os.environ.get("SLURM_JOB_ID", ""))
     route = url_path_join(web_app.settings["base_url"], "slurm-interactive", "session")
     web_app.add_handlers(".*$", [(route, SessionHandler)])
+
+    from .port import ENABLE, report_port
+
+    if os.environ.get(ENABLE) == "1":  # the batch script started the server on a port of its own choosing
+        server_app.io_loop.add_callback(report_port, server_app)

@@ -256,5 +256,5 @@ def test_the_progress_page_shows_times_and_no_addresses(new_page, hub, clean):
     assert hub.start("bob", {"ui": "lab"}).status_code in (201, 202)
     hub.wait_ready("bob")
     steps = [line for line in hub_log_tail(400).splitlines() if "session:" in line and " bob: " in line]
-    assert any("bob: Server starting on node" in line for line in steps), steps
+    assert any("bob: Server listening on node" in line for line in steps), steps
     assert not [line for line in steps if ADDRESS.search(line.split(" bob: ", 1)[1])], steps

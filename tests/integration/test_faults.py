@@ -183,7 +183,7 @@ def test_the_hub_killed_during_a_start_leaves_no_job_behind(hub, clean, moment):
             return any(j["user"] == "alice" and j["name"] == "jupyterhub-session" for j in squeue())
         if moment == "queued":
             return "alice: Job" in new and "waiting for a node" in new.lower()
-        return "alice: Server starting on" in new
+        return "alice: Server listening on" in new
 
     try:
         _kill_hub_when(reached)

@@ -140,3 +140,14 @@ def test_sbatch_lines_refuse_anything_but_tokens(releases_dir, bad):
 @pytest.mark.parametrize("text, hours", [("08:00:00", 8), ("1-12:00:00", 36), ("UNLIMITED", 0), ("", 0), ("30:00", 0)])
 def test_hours(text, hours):
     assert _hours(text) == hours
+
+
+def test_the_server_reports_its_own_port_only_when_the_release_can(releases_dir):
+    release = list_releases(str(releases_dir))[0]
+    request = ResourceRequest(cores=1, memory=2000, gpus=0, hours=1, release="2026.11", ui="lab")
+    own = render(release, request, reports_its_port=True, command=["jupyterhub-singleuser", "--port=0"])
+    assert "export JUPYTERHUB_SLURM_REPORT_PORT=1" in own.splitlines()
+    assert "jupyterhub-singleuser --port=0 &" in own
+    assert "JUPYTERHUB_SLURM_REPORT_PORT" not in render(release, request)
+    # the job's first line says when it began, to the millisecond, with its zone
+    assert 'at ${began}: release' in own and "EPOCHREALTIME" in own

@@ -72,6 +72,32 @@ async def test_a_start_from_sbatch_to_a_server_that_answers():
     assert session.to_state()["token_sha256"] != "secret"
 
 
+async def test_a_server_that_reports_once_listening_wakes_the_start_at_once():
+    """The release's server reports its port after it listens: that report, not the next look at the
+    queue, tells the start the job runs; the start asks the queue then, and leaves the check that the
+    server answers to JupyterHub (which finds it at once)."""
+    slow = Timing(**{**FAST.__dict__, "startup_poll_interval": 3600})  # a look at the queue never comes by itself
+    session, runner, _ = make_session({
+        "sbatch": [fixture("sbatch_parsable.txt")],
+        "squeue": [queue_line("PENDING", JOB), queue_line("RUNNING", JOB)],
+    }, timing=slow)
+    session.reports_when_listening = True
+
+    async def listening_then_report():
+        while not session.job_id:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        session.accept_port(43210)
+    reporter = asyncio.ensure_future(listening_then_report())
+    # woken by the report: the hour-long interval would never end within wait_for's bound
+    ip, port = await asyncio.wait_for(
+        session.start("#!/bin/bash\n", {}, {"cores": 1, "memory": 100, "gpus": 0}, "/user/alice/"), 10)
+    await reporter
+    assert (ip, port, session.node) == ("127.0.1.1", 43210, "node01")
+    assert session.http_client.urls == []  # no polling of the server: JupyterHub's own check follows
+    assert [e["message"] for e in session.events][-1] == "Server listening on node01; connecting"
+
+
 async def test_sbatch_refusing_says_slurms_reason_and_keeps_no_job():
     refusal = SlurmError("sbatch", 1, "sbatch: error: Batch job submission failed: Invalid account or "
                                       "account/partition combination specified")

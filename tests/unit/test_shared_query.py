@@ -85,3 +85,15 @@ async def test_after_expire_the_next_caller_gets_a_view_begun_since():
     q.expire()  # a session stopped: the next table must show it
     assert await q.get() == {"freed"}
     assert await q.get() == {"freed"} and q.refreshes == 2  # and then the interval holds again
+
+
+async def test_a_check_may_use_a_recent_view_that_the_pages_may_not():
+    q = Counting(interval=0.01)
+    assert await q.recent(60) == set() and q.refreshes == 1  # nothing yet: asked
+    q.jobs.add("started")
+    q.expire()  # a session started: the pages must see it
+    await asyncio.sleep(0.02)  # and the interval has passed
+    assert await q.recent(60) == set() and q.refreshes == 1  # a start's check takes the last view
+    assert await q.get() == {"started"} and q.refreshes == 2  # a page never does
+    await asyncio.sleep(0.02)
+    assert await q.recent(0.01) == {"started"} and q.refreshes == 3  # too old for the check: as a page

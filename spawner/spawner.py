@@ -86,8 +86,9 @@ class InteractiveSlurmSpawner(SlurmSpawner):
     check_view_max_age = Float(60, help="Seconds: a start checks its request (the partition's limits, the "
                                "reservations this user may use) and names the nodes' addresses in its certificate "
                                "from the hub's last view of the cluster if it "
-                               "is younger than this, instead of asking Slurm again first. The pages never show a "
-                               "view older than availability_interval, and sbatch refuses what Slurm cannot run."
+                               "is younger than this, instead of asking Slurm again first. A request it would "
+                               "refuse is checked again on a view as fresh as the pages' (availability_interval), "
+                               "and sbatch refuses what Slurm cannot run."
                                ).tag(config=True)
     startup_poll_interval = Float(1.0, help="Seconds between two looks at the queue while a session starts (still "
                                   "one squeue for all the sessions starting at that moment), to say why it waits. "
@@ -233,7 +234,12 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         if not given.releases:
             raise web.HTTPError(503, f"No software release is installed under {self.releases_dir}")
         try:
-            request = parse_request(self.user_options or {}, given.limits, given.defaults)
+            try:
+                request = parse_request(self.user_options or {}, given.limits, given.defaults)
+            except InvalidRequest:
+                # a refusal is never made on an older view: a reservation made a moment ago is known now
+                given = await self.offer()
+                request = parse_request(self.user_options or {}, given.limits, given.defaults)
         except InvalidRequest as e:
             self._forget_options()
             raise web.HTTPError(400, f"Invalid {e.field}: {e.message}")

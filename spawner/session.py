@@ -261,6 +261,7 @@ class Session:
         metrics.START_PHASE.labels("port").observe(ported - running)
         self.save()
         if self.reports_when_listening:  # JupyterHub checks next that it answers, and finds it at once
+            metrics.START_PHASE.labels("answer").observe(time.time() - ported)
             self.event(90, f"Server listening on {self.node}; connecting")
             return self.ip, self.port
         self.event(80, f"Server starting on {self.node}")

@@ -2,7 +2,8 @@
 
 A JupyterLab extension (a status-bar item, warnings before the walltime, a welcome back)
 and the server extension it asks (``GET {base_url}slurm-interactive/session``), which also
-tells the hub the server's port once it listens (:mod:`.port`).
+tells the hub the server's port once it listens (:mod:`.port`), and a server that Slurm stops
+ends at once instead of waiting for Slurm to kill it (:mod:`.stopping`).
 """
 
 import os
@@ -15,7 +16,10 @@ def _jupyter_labextension_paths():
 
 
 def _jupyter_server_extension_points():
-    return [{"module": "jupyterlab_slurm_interactive"}]
+    from .stop_app import FinishRequestsOnStop
+
+    return [{"module": "jupyterlab_slurm_interactive"},
+            {"module": "jupyterlab_slurm_interactive.stop_app", "app": FinishRequestsOnStop}]
 
 
 def _load_jupyter_server_extension(server_app):

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import stat
+import threading
 import time
 
 import pytest
@@ -88,6 +89,41 @@ def test_stop_cancels_the_job_and_frees_its_gpu(hub, clean):
     states = [j["state"] for j in squeue("--states=all", f"--jobs={job}")]
     assert states and states[0] in ("CANCELLED", "COMPLETED"), states
     assert "GresUsed=gpu:0" in sh("scontrol", "-o", "-d", "show", "node", node).stdout
+
+
+def test_a_request_in_flight_at_stop_is_answered_and_the_job_ends_before_killwait(hub, clean):
+    """Stop while the server lists a big directory: jupyter_server used to stop its loop with the request
+    pending, and the thread listing it kept the process alive until Slurm killed it at KillWait, the job
+    and its GPU held until then. Now the listing is answered and the server exits."""
+    kill_wait = int(sh("scontrol", "show", "config").stdout.split("KillWait", 1)[1].split("=", 1)[1].split()[0])
+    sh("bash", "-c", "mkdir -p ~/many-files && cd ~/many-files && seq -f 'file-%05g.txt' 1 3000 | xargs touch",
+       user="alice")
+    try:
+        assert hub.start("alice", {"gpus": 1}).status_code in (201, 202)
+        hub.wait_ready("alice")
+        job = job_of(hub, "alice")
+        answer = {}
+
+        def list_directory():
+            r = requests.get(f"{HUB}/user/alice/api/contents/many-files?content=1", timeout=kill_wait + 30,
+                             headers={"Authorization": f"token {hub.user_token('alice')}"})
+            answer.update(status=r.status_code, at=time.monotonic(),
+                          files=len(r.json()["content"]) if r.status_code == 200 else None)
+
+        listing = threading.Thread(target=list_directory)
+        listing.start()
+        time.sleep(0.3)  # the request has reached the server, which takes a second or more to list 3000 files
+        stopped_at = time.monotonic()
+        assert hub.api("DELETE", "/users/alice/server").status_code in (202, 204)
+        wait_for(lambda: not [j for j in squeue() if j["id"] == job], kill_wait - 5, 0.2,
+                 what=f"job {job} to leave squeue before Slurm's KillWait ({kill_wait} s) kills its server")
+        listing.join(kill_wait + 30)
+        assert answer["at"] > stopped_at, "the listing was answered before the stop: list more files"
+        assert (answer["status"], answer["files"]) == (200, 3000), answer
+        output = open(f"/home/alice/.jupyterhub-session-{job}.log").read()
+        assert "1 request(s) in flight finished first" in output
+    finally:
+        sh("rm", "-rf", "/home/alice/many-files")
 
 
 def test_a_pending_session_says_why_and_a_hub_restart_keeps_both_sessions(hub, clean):

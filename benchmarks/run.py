@@ -13,6 +13,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -41,6 +42,7 @@ RELEASE = "/opt/releases/2026.11"
 ADMIN_TOKEN_FILE = "/etc/jupyterhub/admin-api-token"
 HUB_PIDFILE = "/run/jupyterhub/jupyterhub.pid"
 HUB_LOG = "/var/log/jupyterhub/jupyterhub.log"
+SLURMCTLD_LOG = "/var/log/slurm/slurmctld.log"
 ACCOUNT = "proj-b"
 
 
@@ -258,7 +260,7 @@ def bare_spawn(user, node: str) -> tuple[float, dict]:
     os.unlink(path)
     moments.update({"bench: sbatch runs": posted, "bench: sbatch answered": submitted,
                     "bench: answers at the node's address": posted + elapsed})
-    return elapsed, moments
+    return elapsed, moments, job
 
 
 def hub_log_size() -> int:
@@ -335,7 +337,6 @@ def form_load(users: list[tuple[str, str]], duration: float, think: tuple[float,
     stop_at = time.monotonic() + duration
 
     def person(s, seed):
-        import random
         rnd = random.Random(seed)
         while time.monotonic() < stop_at:
             t0 = time.perf_counter()
@@ -388,6 +389,10 @@ def main():
     ap.add_argument("--stock-sessions", type=int, default=100,
                     help="the most sessions stock batchspawner is asked to run (its start_timeout bounds it)")
     ap.add_argument("--settle", type=float, default=3.0, help="seconds of quiet after each spawn and stop")
+    ap.add_argument("--jitter", type=float, default=1.0,
+                    help="up to this many seconds more, at random, after each spawn and stop (slurmctld's pass "
+                         "comes once a second)")
+    ap.add_argument("--seed", type=int, default=2026, help="the random pauses' seed, so that a run can be repeated")
     ap.add_argument("--parallel", type=int, default=5, help="spawns at once while filling the cluster")
     ap.add_argument("--window", type=float, default=60, help="seconds of Slurm load measured per point")
     ap.add_argument("--poll-interval", type=int, default=10, help="Spawner.poll_interval of both hubs")
@@ -453,13 +458,16 @@ def measure_spawn(args, ours: Hub, stock: Hub, results: dict):
     spawn = {"ours": [], "stock": [], "bare": []}
     stop = {"ours": [], "stock": []}
     moments = {"ours": [], "bare": []}
+    jobs = {"ours": [], "stock": [], "bare": []}
+    jitter = random.Random(args.seed)
     nodes = set()
     node = ""
 
     def one(kind: str, run: int):
         nonlocal node
         if kind == "bare":  # on the node where ours ran (the first run starts with ours)
-            elapsed, bare_moments = bare_spawn("bench01", node)
+            elapsed, bare_moments, job = bare_spawn("bench01", node)
+            jobs["bare"].append(job)
             spawn["bare"].append(elapsed)
             moments["bare"].append(bare_moments)
             log(f"  run {run + 1} bare on {node}: {elapsed:.2f} s")
@@ -467,16 +475,19 @@ def measure_spawn(args, ours: Hub, stock: Hub, results: dict):
             h = ours if kind == "ours" else stock
             log_from = hub_log_size()
             spawn[h.name].append(h.spawn("bench01"))
+            job = h.job("bench01")
+            jobs[h.name].append(job)
             if h is ours:
-                job = ours.job("bench01")
                 node = squeue_ids(f"--jobs={job}")[job][2]
                 nodes.add(node)
                 moments["ours"].append(ours_timeline(ours, "bench01", log_from))
             stop[h.name].append(h.stop("bench01"))
             log(f"  run {run + 1} {h.name}: spawn {spawn[h.name][-1]:.2f} s, stop {stop[h.name][-1]:.2f} s")
         # every spawn begins on a quiet cluster: what the last job left (its node's cleanup, the
-        # scheduler's next pass) must not fall on whichever spawner comes next
-        time.sleep(args.settle)
+        # scheduler's next pass) must not fall on whichever spawner comes next. slurmctld starts a
+        # submitted batch job at its next pass, once a second: a random part of the pause makes each
+        # spawner submit at a random moment of that second, instead of at one the sequence fixes.
+        time.sleep(args.settle + jitter.uniform(0, args.jitter))
 
     order = ["ours", "stock", "bare"]
     for run in range(args.runs):
@@ -488,6 +499,11 @@ def measure_spawn(args, ours: Hub, stock: Hub, results: dict):
     results["spawn_runs_s"] = {k: [round(x, 3) for x in v] for k, v in spawn.items()}
     results["spawn_nodes"] = sorted(nodes)
     results["stop_s"] = {k: median(v) for k, v in stop.items()}
+    # how long slurmctld kept each job between its submission and its start (its log says)
+    with open(SLURMCTLD_LOG, errors="replace") as f:
+        waits = timeline.slurm_waits(f, [j for js in jobs.values() for j in js if j])
+    results["slurm_wait_s"] = {k: median([waits[j] for j in js if j in waits] or [0.0]) for k, js in jobs.items()}
+    results["slurm_wait_runs_s"] = {k: [waits.get(j) for j in js] for k, js in jobs.items()}
     # where the time goes: each milestone's median over the runs (benchmarks/timeline.py)
     results["timeline"] = {}
     for name in ("ours", "bare"):
@@ -548,6 +564,9 @@ def table(results: dict) -> str:
         lines.append(f"{'spawn spread (s, min-max)':<40}" + "".join(
             f"{sp[k]['min']:>5.2f}-{sp[k]['max']:<4.2f}" for k in ("ours", "stock", "bare"))
             + f"   max/min ours {sp['ours']['max_over_min']}, bare {sp['bare']['max_over_min']}")
+        w = results["slurm_wait_s"]
+        lines.append(f"{'  of which Slurm, submit to start':<40}{w['ours']:>10.2f}{w['stock']:>10.2f}{w['bare']:>10.2f}"
+                     f"   ours/bare without it {(s['ours'] - w['ours']) / (s['bare'] - w['bare']):.2f}")
         lines.append(f"{'stop (s, median)':<40}{st['ours']:>10.2f}{st['stock']:>10.2f}{'':>10}   "
                      f"stock/ours {st['stock'] / st['ours']:.1f}")
     if "load_detail" in results:

@@ -6,6 +6,7 @@ Pure functions over lines of text, so that the parsing is tested on recorded out
 
 - :func:`hub_milestones`: the hub's log (``[I 2026-11-22 18:23:48.874 JupyterHub …]`` lines);
 - :func:`job_milestones`: the job's output (the batch script's first line, then the server's log);
+- :func:`slurm_waits`: slurmctld's log, how long each job waited from its submission to its start;
 - :func:`steps`: milestones in order, each with the time since the first and since the one before.
 """
 
@@ -76,6 +77,32 @@ def job_milestones(lines) -> dict[str, float]:
         elif re.search(r"\] 200 GET \S*/api\b", rest) and "job: server listens" in found:
             found.setdefault("job: server answers its first request", t)
     return found
+
+
+#: A line of slurmctld's log: ``[2026-11-22T21:59:25.939] …``.
+SLURMCTLD_LINE = re.compile(r"^\[(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})\] (?P<rest>.*)$")
+#: A batch job submitted; started by the main scheduler ("sched: Allocate JobId=…") or by backfill
+#: ("sched/backfill: _start_job: Started JobId=… in …").
+SUBMITTED = re.compile(r"_slurm_rpc_submit_batch_job: JobId=(\d+) ")
+STARTED = re.compile(r"(?:sched: Allocate JobId=(\d+) |Started JobId=(\d+) in )")
+
+
+def slurm_waits(lines, jobs) -> dict[str, float]:
+    """Seconds each job of ``jobs`` spent in slurmctld between its submission and its start, read from
+    slurmctld's log; a job whose two lines are not both there is absent."""
+    wanted = {str(j) for j in jobs}
+    submitted: dict[str, float] = {}
+    waits: dict[str, float] = {}
+    for line in lines:
+        m = SLURMCTLD_LINE.match(line)
+        if not m:
+            continue
+        rest = m["rest"]
+        if (s := SUBMITTED.search(rest)) and s[1] in wanted:
+            submitted.setdefault(s[1], stamp_seconds(m["stamp"].replace("T", " ")))
+        elif (s := STARTED.search(rest)) and (job := s[1] or s[2]) in submitted and job not in waits:
+            waits[job] = round(stamp_seconds(m["stamp"].replace("T", " ")) - submitted[job], 3)
+    return waits
 
 
 def steps(milestones: dict[str, float]) -> list[tuple[str, float, float]]:

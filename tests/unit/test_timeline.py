@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 
-from timeline import hub_milestones, job_milestones, median_milestones, steps  # noqa: E402
+from timeline import hub_milestones, job_milestones, median_milestones, slurm_waits, steps  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -35,3 +35,10 @@ def test_many_runs_make_one_median_timeline():
     merged = median_milestones(runs)
     assert merged == {"a": 0.0, "b": 1.0, "c": 2.5}
     assert steps(merged) == [("a", 0.0, 0.0), ("b", 1.0, 1.0), ("c", 2.5, 1.5)]
+
+
+def test_how_long_slurm_kept_each_job_before_starting_it():
+    """By the main scheduler (its pass once a second) or by backfill; jobs not asked for are ignored."""
+    with open(FIXTURES / "timeline_slurmctld_log.txt") as f:
+        waits = slurm_waits(f, ["3776", 3787, "3778", "9999"])
+    assert waits == {"3776": 0.908, "3787": 0.198, "3778": 0.054}

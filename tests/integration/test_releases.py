@@ -83,6 +83,16 @@ def start(hub, user: str, **options) -> dict:
     return hub.wait_ready(user, timeout=180)
 
 
+def test_a_server_starts_without_building_iri_parsers(stack):
+    """jsonschema checks the "iri" format with rfc3987 when the release has it; otherwise it imports
+    rfc3987-syntax, whose 35 Earley parsers cost every server about a second at start."""
+    for name in release_names():
+        found = sh(f"{RELEASES_DIR}/{name}/bin/python", "-c",
+                   "import sys, jupyter_server.serverapp, jupyterhub.singleuser.extension; "
+                   "print(sorted(m for m in sys.modules if m.startswith('rfc3987')))").stdout.strip()
+        assert found == "['rfc3987']", name
+
+
 def test_each_kernel_of_the_newest_release_runs_code(hub, clean):
     name = newest()
     m = manifest(name)

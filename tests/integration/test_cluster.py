@@ -29,6 +29,13 @@ def test_four_nodes_with_two_gpus_in_the_interactive_partition(stack):
     assert (batch["Default"], batch["Nodes"]) == ("YES", "node[05-06]")
 
 
+def test_a_submitted_session_is_scheduled_at_the_next_pass(stack):
+    """Not up to batch_sched_delay (3 s by default) later: sessions started together each wait for a person."""
+    config = {key.strip(): value.strip() for key, value in (line.split(" = ", 1) for line in
+              sh("scontrol", "show", "config").stdout.splitlines() if " = " in line)}
+    assert "batch_sched_delay=0" in config["SchedulerParameters"].split(",")
+
+
 def test_two_jobs_each_taking_every_core_share_a_node(clean):
     ids = [sh("sbatch", "--parsable", "-p", "interactive", "-w", "node01", "-c", "8", "--mem=500M", "-t", "5", "--oversubscribe",
               "--wrap", "sleep 300", user="alice").stdout.strip() for _ in range(2)]

@@ -123,6 +123,8 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         super().__init__(**kwargs)
         self._tie_start_timeout()
         metrics.track(self)
+        if self.internal_ssl:
+            certs.SESSION_KEYS.fill()  # keys for the first starts, made while the hub starts
 
     @observe("pending_timeout", "http_timeout")
     def _tie_start_timeout(self, change=None):
@@ -385,14 +387,17 @@ class InteractiveSlurmSpawner(SlurmSpawner):
 
     # ------------------------------------------------------------------ internal SSL (spawner.certs)
     async def create_certs(self):
-        """The session's certificate names every node address of the partition (Slurm picks the node later)."""
-        configured = list(self.ssl_alt_names)
-        self.ssl_alt_names = await certs.session_alt_names(self.cluster(), self.partition, configured, self.log,
-                                                           self.check_view_max_age)
-        try:
-            return await super().create_certs()
-        finally:
-            self.ssl_alt_names = configured
+        """JupyterHub's certificate for the session, naming every node address of the partition (Slurm
+        picks the node later), made with a key made ahead of time and signed off the event loop."""
+        names = await certs.session_alt_names(self.cluster(), self.partition, list(self.ssl_alt_names), self.log,
+                                              self.check_view_max_age)
+        if self.ssl_alt_names_include_local:
+            names = ["DNS:localhost", "IP:127.0.0.1"] + [n for n in names if n not in ("DNS:localhost", "IP:127.0.0.1")]
+        self.log.info("Creating certs for %s: %s", self._log_name, ";".join(names))
+        ca = "notebooks-ca"
+        paths = await certs.create_signed_pair(self.internal_certs_location, f"user-{self.user.name or 'service'}",
+                                               ca, names)
+        return {**paths, "cafile": self.internal_trust_bundles[ca]}
 
     _ssl_environment: dict = {}
 

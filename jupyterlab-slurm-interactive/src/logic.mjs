@@ -9,7 +9,8 @@ export const WELCOME_AFTER_S = 120;
 /** "13:05 UTC": the one time format of the product, 24 hours, with the zone. */
 export function clockTime(epochSeconds, seconds = false) {
   return new Date(epochSeconds * 1000).toLocaleTimeString('en-GB', {
-    hour: '2-digit', minute: '2-digit', second: seconds ? '2-digit' : undefined, timeZoneName: 'short'
+    hour: '2-digit', minute: '2-digit', second: seconds ? '2-digit' : undefined, hourCycle: 'h23',
+    timeZoneName: 'short'
   });
 }
 

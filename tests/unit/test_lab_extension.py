@@ -60,6 +60,7 @@ console.log(JSON.stringify({
         l.warningDue(240, new Set([15])), l.warningDue(240, new Set()), l.warningDue(0, new Set())],
   warning: l.walltimeWarning(840, ends),
   clock: l.clockTime(ends),
+  midnight: [l.clockTime(1795392309), l.clockTime(1795392309, true)],
   welcome: [l.welcomeBack({...session, started_at: ends - 3600, now: ends}),
             l.welcomeBack({...session, started_at: ends - 30, now: ends})],
 }));
@@ -82,6 +83,7 @@ def test_the_status_bar_logic_in_node():
     assert got["resources"] == ["2 cores · 4 GB · 1 GPU", "1 core · 3000 MB · no GPU"]
     assert got["due"] == [None, 15, None, 5, 5, None]
     assert got["clock"] == "08:00 UTC"
+    assert got["midnight"] == ["00:05 UTC", "00:05:09 UTC"]  # two digits for the hour too, never "0:05" or "24:05"
     assert got["warning"] == ("Your session ends in 14 min, at 08:00 UTC: Slurm then stops it, and unsaved work "
                               "will be lost. Save your work now.")
     assert got["welcome"] == ["Welcome back: this is your session since 07:00 UTC (Slurm job 2174 on node02).", None]

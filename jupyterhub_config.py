@@ -74,3 +74,10 @@ if os.path.exists(_site):
 import spawner.idle  # noqa: E402
 
 spawner.idle.configure(c)
+
+# --- the hub must see its sessions' jobs (Slurm's PrivateData hides other users' jobs unless the hub's
+# user is an operator whose uid slurmctld resolved): checked now, with an error in this log naming the
+# fix if not; the form then says the service is misconfigured and no session starts blind.
+import spawner.visibility  # noqa: E402
+
+spawner.visibility.check_when_the_hub_starts(timeout=c.InteractiveSlurmSpawner.get("slurm_timeout", 30))

@@ -123,8 +123,9 @@ def render_form(view: dict) -> str:
     return make_environment(autoescape=True).get_template("options_form.html.j2").render(**view)
 
 
-def render_unavailable(message: str, accounts: bool = False) -> str:
+def render_unavailable(message: str, accounts: bool = False, misconfigured: str = "") -> str:
     """What the form page shows when Slurm cannot be asked at all (or, with ``accounts``, when Slurm
-    accounting cannot say which accounts this user has)."""
+    accounting cannot say which accounts this user has; with ``misconfigured``, the fix, when the hub
+    cannot see its sessions' jobs). The page offers no Start button then."""
     return make_environment(autoescape=True).get_template("form_unavailable.html.j2").render(
-        message=message, accounts=accounts)
+        message=message, accounts=accounts, misconfigured=misconfigured)

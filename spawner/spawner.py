@@ -35,6 +35,7 @@ from .request import FIELDS, InvalidRequest, ResourceRequest, from_form, parse_r
 from .runner import SlurmError, default_runner
 from .session import Cancelled, Session, SessionError, Timing
 from .summary import session_summary
+from .visibility import JobVisibility, shared_visibility
 from .states import clock_time
 from .templating import hub_templates_path  # noqa: F401 - the package's interface
 
@@ -167,6 +168,17 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         metrics.track_view("queue", view)
         return view
 
+    def visibility(self) -> JobVisibility:
+        """Whether the hub sees its sessions' jobs (:mod:`spawner.visibility`); no session starts while not."""
+        return shared_visibility(self.runner, self.log)
+
+    async def check_visibility(self):
+        """A 503 that says what is wrong when the hub cannot see its sessions' jobs."""
+        verdict = await self.visibility().get()
+        if not verdict.ok:
+            raise web.HTTPError(503, f"This service is misconfigured, so no session can start: {verdict.problem} "
+                                     "The centre has been told in the hub's log.")
+
     def _timing(self) -> Timing:
         return Timing(startup_poll_interval=self.startup_poll_interval, queue_interval=self.queue_interval,
                       pending_timeout=self.pending_timeout,
@@ -181,7 +193,9 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             self._session = Session(
                 user=self.user.name, runner=self.runner, poller=self.poller(), cluster=self.cluster(),
                 exec_prefix=self.exec_prefix, timing=self._timing(), log=self.log, log_name=self._log_name,
-                output_path=self._output_path, save=self._save_state)
+                output_path=self._output_path, save=self._save_state,
+                mark=reconcile.make_mark(self.session_mark, self.user.name, self.name),
+                lost_sight=self.visibility().forget)
         return self._session
 
     # batchspawner's job_id is the session's
@@ -262,6 +276,9 @@ class InteractiveSlurmSpawner(SlurmSpawner):
 
     async def render_options_form(self) -> str:
         """The resource form with the table of free resources, prefilled with the last choices."""
+        verdict = await self.visibility().get()
+        if not verdict.ok:
+            return form.render_unavailable(verdict.problem, misconfigured=verdict.fix)
         try:
             given = await offer.gather(self.user.name, self.runner, self.cluster(), self.offer_settings())
         except SlurmError as e:
@@ -314,6 +331,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         session.last_end = {}
         reconcile_jobs.start(self)
         tokens.revoke_stale_server_tokens(self)
+        await self.check_visibility()
         request = await self.resource_request()
         session.reports_when_listening = batch_script.reports_its_port(self.release_of(request))
         self.default_url = INTERFACE_URLS.get(request.ui, "/lab")

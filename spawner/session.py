@@ -22,11 +22,20 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from . import metrics, slurm
 from .cluster import JobPoller, SharedQuery
+from .reconcile import LIVE_STATES
 from .runner import SlurmError
 from .states import clock_time, end_message, pending_message
 
 #: States a stopped job may still be in while it leaves its node.
 _LEAVING = ("RUNNING", "COMPLETING", "PENDING", "CONFIGURING")
+#: States in which a job is not over: a start that gives up on such a job cancels it.
+_ALIVE = LIVE_STATES | {"COMPLETING"}
+
+
+def _base_state(state: str) -> str:
+    """``CANCELLED by 1001`` → CANCELLED; ``RUNNING+`` → RUNNING."""
+    words = (state or "").split()
+    return words[0].rstrip("+") if words else ""
 
 
 class SessionError(Exception):
@@ -76,6 +85,9 @@ class Timing:
     stop_wait: float = 3.0
     #: A job missing from the queue this soon after its submission means a stale answer, not a job gone.
     fresh_job_grace: float = 10.0
+    #: After an ``sbatch`` that got no answer, how long the queue is searched for the job by its mark once
+    #: Slurm answers again, before the start says the job was never submitted.
+    lost_submission_grace: float = 15.0
 
 
 class Session:
@@ -84,7 +96,8 @@ class Session:
     def __init__(self, *, user: str, runner, poller: JobPoller, cluster: SharedQuery, exec_prefix: str,
                  timing: Timing | None = None, output_path: Callable[[str], str] = lambda job: "",
                  log: logging.Logger | logging.LoggerAdapter | None = None, log_name: str = "",
-                 save: Callable[[], None] = lambda: None, http_client=None):
+                 save: Callable[[], None] = lambda: None, http_client=None, mark: str = "",
+                 lost_sight: Callable[[], None] = lambda: None):
         self.user = user
         self.runner = runner
         self.poller = poller
@@ -96,6 +109,8 @@ class Session:
         self.log_name = log_name or user
         self.save = save  # writes the state to the hub's database at once
         self.http_client = http_client
+        self.mark = mark  # the job's comment (this hub's mark, user and server): how a lost job is found again
+        self.lost_sight = lost_sight  # called when Slurm says a job lives that the hub's queue does not list
         self.ssl_options = None  # the hub's client context when sessions serve https (internal_ssl)
         # the server reports its port once it listens (the release's jupyterlab-slurm-interactive), so
         # the hub's own check that it answers finds it at once; else (batchspawner-singleuser reports
@@ -241,15 +256,52 @@ class Session:
         try:
             out = await self.runner.run(self._as_user("sbatch", "--parsable"), input=script, env=env)
         except SlurmError as e:
-            self.log.warning("sbatch refused %s's session: %s", self.user, e.message)
-            raise SubmitRefused(f"Slurm refused the session: {e.message}") from e
-        self.job_id = slurm.parse_sbatch_job_id(out)
+            if not (e.unreachable and self.mark):
+                self.log.warning("sbatch refused %s's session: %s", self.user, e.message)
+                raise SubmitRefused(f"Slurm refused the session: {e.message}") from e
+            # no answer is not a refusal: the controller may have queued the job all the same
+            self.log.warning("sbatch got no answer for %s's session (%s); looking for the job by its mark",
+                             self.user, e.message)
+            await self.find_submitted(e.message)
+        else:
+            self.job_id = slurm.parse_sbatch_job_id(out)
         self.submitted_at = time.time()
         self.log.info("Submitted %s's session as job %s", self.user, self.job_id)
         if self.cancel_requested:  # the user cancelled while sbatch ran
             await self.cancel()
             raise self._cancelled()
         return self.job_id
+
+    async def find_submitted(self, error: str):
+        """``sbatch`` got no answer (the controller away or overloaded): look in the queue for a live job
+        of this user with this session's mark, and take it (the reconciler may hand it over meanwhile).
+        The search goes on while Slurm does not answer (at most ``pending_timeout``), and for
+        ``lost_submission_grace`` seconds once it answers again; then the job was never submitted."""
+        self.event(5, "Slurm did not answer the submission in time; looking for your job in the queue")
+        failed_at, answered_since = time.time(), 0.0
+        while not self.job_id:
+            try:
+                interval = self.timing.startup_poll_interval  # an answer begun since the failure, and recent
+                jobs = await self.poller.get(interval, newer_than=max(failed_at, time.time() - interval))
+                answered = not self.poller.error
+            except SlurmError:
+                jobs, answered = {}, False
+            if self.job_id:
+                break  # adopted by the reconciler while the queue was read
+            mine = [e for e in jobs.values() if e.comment == self.mark and e.user == self.user
+                    and e.state in LIVE_STATES] if answered else []
+            if mine:
+                self.job_id = max(mine, key=lambda e: (len(e.job_id), e.job_id)).job_id
+                self.log.warning("%s: found job %s, submitted while Slurm did not answer", self.log_name, self.job_id)
+                break
+            now = time.monotonic()
+            if answered:
+                answered_since = answered_since or now
+            if (answered and now - answered_since > self.timing.lost_submission_grace) or (
+                    time.time() - failed_at > self.timing.pending_timeout):
+                raise SubmitRefused(f"Slurm did not answer the submission ({error}), and no job of this session "
+                                    "is in the queue since: the session was not submitted. Please start it again.")
+            await self.pause(self.timing.startup_poll_interval)
 
     async def until_ready(self, request: dict, base_url: str, port_timeout: float | None = None):
         """Follow the job until it runs, its server reports its port and answers; return (ip, port)."""
@@ -310,8 +362,13 @@ class Session:
         deadline = time.monotonic() + (port_timeout or float("inf"))
         while not self.port:
             if time.monotonic() > deadline:
-                raise EndedWhileStarting(f"The server of job {self.job_id} did not report its port "
-                                         f"within {port_timeout:.0f} s")
+                job = self.job_id
+                message = (f"The server of your session (Slurm job {job}) did not report its port within "
+                           f"{port_timeout:.0f} s; the job was cancelled." + self._output_note())
+                await self.cancel_quietly()
+                self.end("CANCELLED", message)
+                self.job_id = ""
+                raise EndedWhileStarting(message)
             await self.pause(1, until=self._port_event)
             if not self.port:
                 entry, answered = await self.job_entry(self.timing.startup_poll_interval * 2)
@@ -344,6 +401,8 @@ class Session:
         if self.cancel_requested:  # ended by the user's own cancel, which has said so
             return self._cancelled()
         state = entry.state if entry else await self.final_state()
+        if entry is None and _base_state(state) in _ALIVE:
+            return await self.lost(state)
         if entry is not None and entry.reason == "JobLaunchFailure":
             # the job never ran: Slurm could not open its output file in the user's home
             where = self.output_path(self.job_id).rsplit("/", 1)[0]
@@ -361,9 +420,37 @@ class Session:
         if self.failure_report:
             message += f" Exit code {self.failure_report.get('exit_code')}."
         message += self._output_note()
+        if not state:  # accounting does not know either: the job may still be alive somewhere
+            await self.cancel_quietly()
         self.end(state, message)
         self.job_id = ""
         return EndedWhileStarting(message)
+
+    async def lost(self, state: str) -> EndedWhileStarting:
+        """Accounting says the job lives (``state``), but the hub's queue does not list it: the hub cannot
+        see its own jobs. Never call that an end, never leave the job running: cancel it, and have the
+        hub check what it can see (the check logs what fixes it)."""
+        job = self.job_id
+        self.log.error("%s: Slurm says job %s is %s, but the hub's squeue does not list it: the hub cannot see "
+                       "its sessions' jobs. Cancelling the job.", self.log_name, job, state)
+        self.lost_sight()
+        await self.cancel_quietly()
+        message = (f"Your session (Slurm job {job}) could not be followed: Slurm says it is {_base_state(state)}, but "
+                   "the hub cannot see it in the queue. This is a fault of the service, not of your request; the "
+                   "job was cancelled so that it holds nothing, and the centre is told in the hub's log. Please "
+                   "try again later.")
+        self.end("CANCELLED", message)
+        self.job_id = ""
+        return EndedWhileStarting(message)
+
+    async def cancel_quietly(self):
+        """Cancel the job if it is still there; a job already gone (or a Slurm away) is only logged."""
+        if not self.job_id:
+            return
+        try:
+            await self.cancel()
+        except SlurmError as e:
+            self.log.warning("scancel of %s's job %s: %s", self.user, self.job_id, e.message)
 
     # ------------------------------------------------------------------ cancelling a start
     async def pause(self, seconds: float, until: asyncio.Event | None = None):
@@ -460,6 +547,11 @@ class Session:
             self.node = entry.nodes or self.node
             return None
         state = entry.state if entry else await self.final_state()
+        if entry is None and _base_state(state) in _ALIVE:  # never "ended" while Slurm says it runs
+            self.log.error("%s: Slurm says job %s is %s, but the hub's squeue does not list it: the hub cannot "
+                           "see its sessions' jobs", self.log_name, self.job_id, state)
+            self.lost_sight()
+            return None
         self.end(state, end_message(state, self.job_id, self.node))
         self.job_id = ""  # ended: nothing left to cancel when the hub stops the server
         return self.last_end["message"]

@@ -323,3 +323,83 @@ async def test_a_job_slurm_could_not_launch_says_the_home_is_the_trouble():
         await session.start("#!/bin/bash\n", {}, {}, "/")
     assert e.value.message.startswith(f"Slurm could not start your session (job {JOB}): it could not write")
     assert "in /home/alice. Is your home directory full, or not writable?" in e.value.message
+
+
+# ---------------------------------------------------------------- a start that loses sight of its job, an
+# sbatch that gets no answer (seen on a fresh machine and with slurmctld stopped for 40 s)
+
+MARK = "jupyterhub:alice:"
+TIMED_OUT = SlurmError("sbatch", 1, "sbatch: error: Batch job submission failed: Socket timed out on send/recv "
+                                    "operation")
+
+
+async def test_a_start_that_cannot_see_its_running_job_cancels_it_and_never_calls_it_ended():
+    lost = []
+    session, runner, _ = make_session({"sbatch": [JOB + "\n"], "squeue": [""], "sacct": ["RUNNING\n"],
+                                       "scancel": [""]}, lost_sight=lambda: lost.append(True))
+    with pytest.raises(EndedWhileStarting) as e:
+        await session.start("#!/bin/bash\n", {}, {}, "/")
+    message = e.value.message
+    assert "ended" not in message and "Slurm says it is RUNNING, but the hub cannot see it" in message
+    assert "fault of the service" in message and "was cancelled" in message
+    # the job was cancelled as its owner, and the hub's check of what it sees asked again
+    assert ["sudo", "-n", "-u", "alice", "scancel", JOB] in [r["argv"] for r in runner.ran]
+    assert lost == [True] and session.job_id == "" and session.last_end["state"] == "CANCELLED"
+
+
+async def test_a_running_session_the_queue_no_longer_lists_is_not_declared_ended_while_slurm_says_it_runs():
+    lost = []
+    session, runner, _ = make_session({"squeue": [""], "sacct": ["RUNNING\n"]}, lost_sight=lambda: lost.append(1))
+    session.from_state({"job_id": JOB, "node": "node01", "submitted_at": time.time() - 600})
+    assert await session.poll() is None
+    assert session.job_id == JOB and session.last_end == {} and lost == [1]
+    assert "scancel" not in runner.commands()
+
+
+async def test_a_start_that_gives_up_on_a_job_accounting_does_not_know_cancels_it():
+    session, runner, _ = make_session({"sbatch": [JOB + "\n"], "squeue": [""], "sacct": [""], "scancel": [""]})
+    with pytest.raises(EndedWhileStarting):
+        await session.start("#!/bin/bash\n", {}, {}, "/")
+    assert "scancel" in runner.commands() and session.job_id == ""
+
+
+async def test_a_server_that_never_reports_its_port_has_its_job_cancelled():
+    session, runner, _ = make_session({"squeue": [queue_line("RUNNING", JOB)], "scancel": [""]})
+    session.from_state({"job_id": JOB, "submitted_at": time.time() - 5})
+    with pytest.raises(EndedWhileStarting) as e:
+        await session.until_ready({}, "/", port_timeout=0.2)
+    assert "did not report its port" in e.value.message and "was cancelled" in e.value.message
+    assert "scancel" in runner.commands() and session.job_id == ""
+
+
+async def test_an_sbatch_without_answer_is_no_refusal_the_job_is_found_by_its_mark_and_the_start_completes():
+    mine = queue_line("RUNNING", JOB, comment=MARK, user="alice")
+    strangers = queue_line("RUNNING", "999", comment="jupyterhub:alice:", user="bob")  # bob forged alice's mark
+    session, runner, saved = make_session({
+        "sbatch": [TIMED_OUT],
+        "squeue": [DOWN, DOWN, strangers, strangers + mine],  # the controller away, then back with the job
+    }, mark=MARK)
+    reporter = asyncio.ensure_future(report_port(session))
+    ip, port = await session.start("#!/bin/bash\n", {}, {}, "/user/alice/")
+    await reporter
+    assert (session.job_id, ip, port) == (JOB, "127.0.1.1", 43210)
+    assert saved and saved[0]["job_id"] == JOB  # kept at once, as after an answered sbatch
+    assert any("did not answer the submission" in e["message"] for e in session.events)
+    assert runner.commands().count("sbatch") == 1  # never submitted twice
+
+
+async def test_an_sbatch_without_answer_whose_job_never_appears_says_it_was_not_submitted():
+    timing = Timing(**{**FAST.__dict__, "lost_submission_grace": 0.05})
+    session, runner, _ = make_session({"sbatch": [TIMED_OUT], "squeue": [DOWN, ""]}, timing, mark=MARK)
+    with pytest.raises(SubmitRefused) as e:
+        await session.start("#!/bin/bash\n", {}, {}, "/")
+    assert "no job of this session is in the queue" in e.value.message and "start it again" in e.value.message
+    assert session.job_id == "" and not session.starting
+
+
+async def test_a_submission_slurm_refuses_outright_is_a_refusal_at_once():
+    refused = SlurmError("sbatch", 1, "sbatch: error: Batch job submission failed: Invalid qos specification")
+    session, runner, _ = make_session({"sbatch": [refused]}, mark=MARK)
+    with pytest.raises(SubmitRefused):
+        await session.start("#!/bin/bash\n", {}, {}, "/")
+    assert "squeue" not in runner.commands()

@@ -25,7 +25,7 @@ def already_url(base_url: str, server_name: str, state: str) -> str:
 
 class SpawnPage(SpawnHandler):
     @web.authenticated
-    async def post(self, user_name=None, server_name="", display_name=""):
+    async def post(self, user_name=None, server_name="", *rest):
         current = self.current_user
         name = user_name or current.name
         server_name = server_name or ""
@@ -37,7 +37,8 @@ class SpawnPage(SpawnHandler):
                 self.log.info("%s: a Start for a session that is %s; showing its card", spawner._log_name, state)
                 self.redirect(already_url(self.hub.base_url, server_name, state), status=303)
                 return
-        return await super().post(user_name, server_name, display_name)
+        # JupyterHub 5's post takes (user_name, server_name); 6 adds display_name, from the route only
+        return await super().post(user_name, server_name, *rest)
 
 
 HANDLERS = [

@@ -7,13 +7,14 @@ VENV := .venv
 STACKCTL := /usr/local/sbin/slurm-interactive-stack
 PYTEST_ARGS ?=
 
-.PHONY: help up down test test-deps unit bootstrap status browser-deps bench compose-test release-locks
+.PHONY: help up down test test-deps unit bootstrap status browser-deps bench compose-test release-locks check-stack
 
 help:
 	@echo "make up      deploy the local stack (Slurm, accounting, the hub, a release) and start the hub"
 	@echo "make test    install the test dependencies, bring the stack up, run the whole suite"
 	@echo "make unit    only the unit tests (no stack needed)"
 	@echo "make status  which daemons of the local stack run"
+	@echo "make check-stack  check every part of the deployed stack, then start, reach and stop one real session"
 	@echo "make bench   spawn, stop, Slurm load and form latency against stock batchspawner (benchmarks/)"
 	@echo "make compose-test  build docker-compose.yml's stack, start it, test it, take it down"
 	@echo "make down    cancel every job and stop every daemon of the local stack"
@@ -28,6 +29,7 @@ bootstrap:
 
 up: bootstrap
 	cd ansible && ANSIBLE_CONFIG=ansible.cfg ansible-playbook -i inventory/local.yml local.yml
+	@$(MAKE) --no-print-directory check-stack
 	@echo
 	@echo "The hub is up at http://127.0.0.1:8000"
 	@echo "Demo users:  alice / alice-demo  (accounts proj-a, proj-b; may use reservation 'course')"
@@ -36,6 +38,12 @@ up: bootstrap
 
 status:
 	@$(STACKCTL) status
+
+# munge, the controller, accounting, every node, the hub's view of other users' jobs, then one real
+# session of a demo user started through the hub, reached through the proxy and stopped (spawner.stack_check).
+HUB_PYTHON := /opt/jupyterhub/venv/bin/python
+check-stack:
+	@$(HUB_PYTHON) -m spawner.stack_check --hub-url http://127.0.0.1:8000 --token-file /etc/jupyterhub/admin-api-token --user alice
 
 # Each release's lock files (ansible/roles/releases/files/NAME/*.txt) from their inputs (*.in).
 release-locks:

@@ -152,6 +152,47 @@ def test_a_stopped_controller_declares_nothing_dead_and_a_start_completes_after(
     assert_invariant(hub)
 
 
+def test_a_start_whose_sbatch_gets_no_answer_finds_its_job_after_the_outage_and_completes(hub, clean):
+    """slurmctld stopped before Start: sbatch times out, yet the controller queues the job when it comes
+    back. That is no refusal: the start finds the job by its mark, adopts it and completes."""
+    log_from = len(hub_log_tail(100000))
+    ctld = _pid("^slurmctld")
+    sh("kill", "-STOP", str(ctld))
+    try:
+        assert hub.start("bob", {}).status_code in (201, 202)
+        wait_for(lambda: "sbatch got no answer for bob's session" in hub_log_tail(100000)[log_from:], 90, 0.5,
+                 what="bob's sbatch to time out")
+    finally:
+        sh("kill", "-CONT", str(ctld))
+    resumed = time.monotonic()
+    hub.wait_ready("bob", timeout=120)
+    print(f"sbatch without answer: the start completed {time.monotonic() - resumed:.1f} s after the controller resumed")
+    assert _answers(hub, "bob")
+    assert "found job" in hub_log_tail(100000)[log_from:]
+    assert_invariant(hub)
+
+
+def test_a_hub_that_cannot_see_its_jobs_starts_none_and_says_what_fixes_it(hub, clean):
+    """The hub's user no operator (as on a fresh machine whose controller never resolved it): the form
+    offers no Start and says why, the REST API answers 503, the log names the fix; once fixed, sessions
+    start again without a hub restart."""
+    sh("sacctmgr", "-i", "modify", "user", "jupyterhub", "set", "adminlevel=None")
+    try:
+        sh(STACKCTL, "restart", "hub", timeout=120)
+        page = Browser("alice").form()
+        assert "Sessions cannot start: this service is misconfigured" in page.text
+        assert "is not a Slurm operator" in page.text and "adminlevel=Operator" in page.text
+        r = hub.start("alice", {})
+        assert r.status_code == 503 and "misconfigured" in r.json()["message"], r.text
+        assert not [j for j in squeue() if j["user"] == "alice"]
+        assert "The hub cannot see its sessions' jobs, so it starts none" in hub_log_tail(200)
+    finally:
+        sh("sacctmgr", "-i", "modify", "user", "jupyterhub", "set", "adminlevel=Operator")
+    wait_for(lambda: "misconfigured" not in Browser("alice").form().text, 60, 2, what="the fix to be noticed")
+    assert hub.start("alice", {}).status_code in (201, 202)
+    hub.wait_ready("alice")
+
+
 HUB_PIDFILE = "/run/jupyterhub/jupyterhub.pid"
 HUB_LOG = "/var/log/jupyterhub/jupyterhub.log"
 

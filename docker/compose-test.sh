@@ -4,7 +4,7 @@
 #   1. starts Debian's Docker engine when none answers;
 #   2. makes the debian:bookworm base image with debootstrap when it cannot be pulled;
 #   3. builds and brings the stack up under its own project name and port;
-#   4. runs the stack's self-check (spawner.stack_check), then tests/compose and the browser walk against it;
+#   4. runs the stack's self-check (spawner.stack_check), then tests/compose, the browser walk and the neighbour test against it;
 #   5. takes it down with its volumes.
 # COMPOSE_PROJECT and COMPOSE_HUB_PORT choose the project and the hub's port (default
 # jsi-compose-test and 8010), so that it runs beside the local stack.
@@ -88,5 +88,6 @@ chmod 600 build/compose-admin-token
 
 HUB_URL=http://127.0.0.1:$PORT HUB_ADMIN_TOKEN_FILE=build/compose-admin-token \
 SLURM_VIA="${C[*]} exec -T" COMPOSE="${C[*]}" \
-    "$PYTHON" -m pytest tests/compose "tests/browser/test_walk.py::test_log_in_start_come_back_and_stop" ${PYTEST_ARGS:-}
+    "$PYTHON" -m pytest tests/compose "tests/browser/test_walk.py::test_log_in_start_come_back_and_stop" \
+    "tests/integration/test_neighbour.py::test_a_neighbour_on_the_node_gets_nothing_of_a_session" ${PYTEST_ARGS:-}
 say "done"

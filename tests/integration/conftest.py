@@ -24,7 +24,7 @@ DEMO_USERS = ("alice", "bob")
 
 #: Against the compose stack: how to run a Slurm command on its controller ("docker-compose -p P exec -T").
 SLURM_VIA = os.environ.get("SLURM_VIA", "")
-SLURM_COMMANDS = {"sbatch", "scancel", "squeue", "scontrol", "sacct", "sacctmgr", "sinfo", "sdiag"}
+SLURM_COMMANDS = {"sbatch", "srun", "scancel", "squeue", "scontrol", "sacct", "sacctmgr", "sinfo", "sdiag"}
 
 
 def sh(*argv: str, check: bool = True, user: str | None = None, input: str | None = None,

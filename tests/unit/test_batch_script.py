@@ -151,3 +151,27 @@ def test_the_server_reports_its_own_port_only_when_the_release_can(releases_dir)
     assert "JUPYTERHUB_SLURM_REPORT_PORT" not in render(release, request)
     # the job's first line says when it began, to the millisecond, with its zone
     assert 'at ${began}: release' in own and "EPOCHREALTIME" in own
+
+
+def test_the_session_keeps_its_runtime_files_and_sockets_in_a_private_directory_it_removes(releases_dir, tmp_path):
+    """Run as bash would in the job: the server finds JUPYTER_RUNTIME_DIR in a directory of mode 0700 on the
+    node's own temporary disk, and the directory is gone when the job's script ends."""
+    import os
+    import subprocess
+
+    release = list_releases(str(releases_dir))[0]
+    request = ResourceRequest(cores=1, memory=2000, gpus=0, hours=1, release="2026.11", ui="lab")
+    seen = tmp_path / "seen"
+    node_tmp = tmp_path / "node-tmp"
+    node_tmp.mkdir()
+    server = ["bash", "-c", f'stat -c "%a" "$JUPYTER_RUNTIME_DIR" "${{JUPYTER_RUNTIME_DIR%/*}}" > {seen}; '
+                            f'echo "$JUPYTER_RUNTIME_DIR" >> {seen}']
+    script = render(release, request, command=server)
+    env = {"PATH": os.environ["PATH"], "TMPDIR": str(node_tmp), "JUPYTERHUB_API_URL": "http://127.0.0.1:9/hub/api",
+           "JUPYTERHUB_API_TOKEN": "t", "SLURM_JOB_ID": "1"}
+    done = subprocess.run(["bash", "-s"], input=script, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    runtime_mode, private_mode, path = seen.read_text().split()
+    assert (runtime_mode, private_mode) == ("700", "700")
+    assert path.startswith(f"{node_tmp}/jupyterhub-session.") and path.endswith("/runtime")
+    assert os.listdir(node_tmp) == []  # removed with everything in it when the job ended

@@ -247,7 +247,8 @@ def test_no_readable_file_and_no_hub_log_line_holds_a_servers_token(hub, clean):
         token = server_token("alice")
         assert len(token) >= 32
         leaks = []
-        for top in (home, "/tmp", "/var/tmp", "/dev/shm"):
+        # the jobs' own /tmp lie under job_container/tmpfs's base path on the host
+        for top in (home, "/tmp", "/var/tmp", "/dev/shm", "/var/spool/slurm-jobtmp"):
             for path in glob.glob(f"{top}/**", recursive=True):
                 try:
                     st = os.stat(path)
@@ -263,8 +264,15 @@ def test_no_readable_file_and_no_hub_log_line_holds_a_servers_token(hub, clean):
                 except OSError:
                     continue
         assert not leaks, leaks
-        runtime = glob.glob(f"{home}/.local/share/jupyter/runtime/jpserver-*")
-        assert runtime and all(not readable_by_others(p) for p in runtime)
+        # the server's runtime files (jpserver-*-open.html holds the token) are in the session's private
+        # directory on the node, not in the home
+        assert not glob.glob(f"{home}/.local/share/jupyter/runtime/jpserver-*")
+        job = hub.server("alice")["state"]["job_id"]
+        modes = sh("srun", "--quiet", "--jobid", job, "--overlap", "bash", "-c",
+                   'stat -c "%a %U %n" /tmp/jupyterhub-session.* /tmp/jupyterhub-session.*/runtime '
+                   '/tmp/jupyterhub-session.*/runtime/jpserver-*', user="alice").stdout.splitlines()
+        assert len(modes) >= 4 and all(int(m.split()[0], 8) & 0o077 == 0 and m.split()[1] == "alice"
+                                       for m in modes), modes
         logs = glob.glob("/var/log/jupyterhub/*.log")
         assert logs and not any(token in open(p, errors="replace").read() for p in logs)
     finally:

@@ -41,6 +41,13 @@ def read_mark(comment: str, mark: str) -> tuple[str, str] | None:
     return user, server
 
 
+def pick_marked_job(jobs: Iterable[QueueEntry], mark: str, user: str) -> str:
+    """The newest live job of ``user`` carrying ``mark`` (the whole comment: MARK:user:server), or "".
+    Only the owner's jobs count: anyone can write a comment."""
+    mine = [j for j in jobs if j.comment == mark and j.user == user and j.state in LIVE_STATES]
+    return max(mine, key=lambda j: (len(j.job_id), j.job_id)).job_id if mine else ""
+
+
 @dataclass(frozen=True)
 class Decision:
     action: str  # "adopt", "cancel" or "ignore"

@@ -15,14 +15,15 @@ import html
 import logging
 import shlex
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from . import metrics, slurm
+from . import metrics, slurm, states
 from .cluster import JobPoller, SharedQuery
-from .reconcile import LIVE_STATES
+from .outcomes import (Cancelled, EndedWhileStarting, GaveUpWaiting, NotStarting, SessionError,  # noqa: F401
+                       SubmitRefused, Timing)
+from .reconcile import LIVE_STATES, pick_marked_job
 from .runner import SlurmError
 from .states import clock_time, end_message, pending_message
 
@@ -30,64 +31,6 @@ from .states import clock_time, end_message, pending_message
 _LEAVING = ("RUNNING", "COMPLETING", "PENDING", "CONFIGURING")
 #: States in which a job is not over: a start that gives up on such a job cancels it.
 _ALIVE = LIVE_STATES | {"COMPLETING"}
-
-
-def _base_state(state: str) -> str:
-    """``CANCELLED by 1001`` → CANCELLED; ``RUNNING+`` → RUNNING."""
-    words = (state or "").split()
-    return words[0].rstrip("+") if words else ""
-
-
-class SessionError(Exception):
-    """A start that did not give a server; ``message`` is for the user, ``status`` for the REST API."""
-
-    status = 500
-
-    def __init__(self, message: str):
-        self.message = message
-        super().__init__(message)
-
-
-class SubmitRefused(SessionError):
-    """sbatch refused the job (an association removed meanwhile, a limit reached)."""
-
-    status = 400
-
-
-class GaveUpWaiting(SessionError):
-    """The job waited in the queue longer than the site allows, and was cancelled."""
-
-    status = 503
-
-
-class EndedWhileStarting(SessionError):
-    """The job ended (or failed) before its server answered."""
-
-
-class Cancelled(SessionError):
-    """The user cancelled the session while it was queued or starting."""
-
-    status = 409
-
-
-class NotStarting(Exception):
-    """A cancel of a session that is not queued or starting (it runs, or it has ended)."""
-
-
-@dataclass
-class Timing:
-    """How a session is followed; the spawner's traits of the same names."""
-
-    startup_poll_interval: float = 1.0
-    queue_interval: float = 10.0
-    pending_timeout: float = 570.0
-    http_timeout: float = 120.0
-    stop_wait: float = 3.0
-    #: A job missing from the queue this soon after its submission means a stale answer, not a job gone.
-    fresh_job_grace: float = 10.0
-    #: After an ``sbatch`` that got no answer, how long the queue is searched for the job by its mark once
-    #: Slurm answers again, before the start says the job was never submitted.
-    lost_submission_grace: float = 15.0
 
 
 class Session:
@@ -288,10 +231,9 @@ class Session:
                 jobs, answered = {}, False
             if self.job_id:
                 break  # adopted by the reconciler while the queue was read
-            mine = [e for e in jobs.values() if e.comment == self.mark and e.user == self.user
-                    and e.state in LIVE_STATES] if answered else []
-            if mine:
-                self.job_id = max(mine, key=lambda e: (len(e.job_id), e.job_id)).job_id
+            found = pick_marked_job(jobs.values(), self.mark, self.user) if answered else ""
+            if found:
+                self.job_id = found
                 self.log.warning("%s: found job %s, submitted while Slurm did not answer", self.log_name, self.job_id)
                 break
             now = time.monotonic()
@@ -347,28 +289,16 @@ class Session:
             await self.pause(self.timing.startup_poll_interval, until=None if ported else self._port_event)
 
     async def give_up_waiting(self, why: str, waited: float):
-        why = why.split("; expected")[0].lower()
         await self.cancel()
-        waited_text = f"{waited / 60:.0f} min" if waited >= 90 else f"{waited:.0f} s"
-        message = (f"Your session (Slurm job {self.job_id}) waited {waited_text} in the queue ({why}) "
-                   "and was cancelled. Ask for fewer GPUs or cores (see the table of free resources), "
-                   "or try again later.")
-        self.end("CANCELLED", message)
-        self.job_id = ""  # cancelled here: nothing left for stop() to do
-        raise GaveUpWaiting(message)
+        raise self.over("CANCELLED", states.waited_too_long(self.job_id, waited, why), GaveUpWaiting)
 
     async def until_port(self, port_timeout: float | None = None):
         """Wait for the server to report its port through the hub's API; the job may still die meanwhile."""
         deadline = time.monotonic() + (port_timeout or float("inf"))
         while not self.port:
             if time.monotonic() > deadline:
-                job = self.job_id
-                message = (f"The server of your session (Slurm job {job}) did not report its port within "
-                           f"{port_timeout:.0f} s; the job was cancelled." + self._output_note())
                 await self.cancel_quietly()
-                self.end("CANCELLED", message)
-                self.job_id = ""
-                raise EndedWhileStarting(message)
+                raise self.over("CANCELLED", states.no_port(self.job_id, port_timeout) + self._output_note())
             await self.pause(1, until=self._port_event)
             if not self.port:
                 entry, answered = await self.job_entry(self.timing.startup_poll_interval * 2)
@@ -401,17 +331,11 @@ class Session:
         if self.cancel_requested:  # ended by the user's own cancel, which has said so
             return self._cancelled()
         state = entry.state if entry else await self.final_state()
-        if entry is None and _base_state(state) in _ALIVE:
+        if entry is None and states.base_state(state) in _ALIVE:
             return await self.lost(state)
         if entry is not None and entry.reason == "JobLaunchFailure":
             # the job never ran: Slurm could not open its output file in the user's home
-            where = self.output_path(self.job_id).rsplit("/", 1)[0]
-            message = (f"Slurm could not start your session (job {self.job_id}): it could not write the session's "
-                       f"output file in {where}. Is your home directory full, or not writable? Make room there (or "
-                       "ask the centre), then start again.")
-            self.end(state, message)
-            self.job_id = ""
-            return EndedWhileStarting(message)
+            return self.over(state, states.launch_failed(self.job_id, self.output_path(self.job_id).rsplit("/", 1)[0]))
         for _ in range(20):  # the job reports its output's tail as it exits
             if self.failure_report:
                 break
@@ -422,26 +346,24 @@ class Session:
         message += self._output_note()
         if not state:  # accounting does not know either: the job may still be alive somewhere
             await self.cancel_quietly()
-        self.end(state, message)
-        self.job_id = ""
-        return EndedWhileStarting(message)
+        return self.over(state, message)
 
     async def lost(self, state: str) -> EndedWhileStarting:
         """Accounting says the job lives (``state``), but the hub's queue does not list it: the hub cannot
         see its own jobs. Never call that an end, never leave the job running: cancel it, and have the
         hub check what it can see (the check logs what fixes it)."""
-        job = self.job_id
         self.log.error("%s: Slurm says job %s is %s, but the hub's squeue does not list it: the hub cannot see "
-                       "its sessions' jobs. Cancelling the job.", self.log_name, job, state)
+                       "its sessions' jobs. Cancelling the job.", self.log_name, self.job_id, state)
         self.lost_sight()
         await self.cancel_quietly()
-        message = (f"Your session (Slurm job {job}) could not be followed: Slurm says it is {_base_state(state)}, but "
-                   "the hub cannot see it in the queue. This is a fault of the service, not of your request; the "
-                   "job was cancelled so that it holds nothing, and the centre is told in the hub's log. Please "
-                   "try again later.")
-        self.end("CANCELLED", message)
+        return self.over("CANCELLED", states.lost_sight(self.job_id, states.base_state(state)))
+
+    def over(self, state: str, message: str, error: type[SessionError] = EndedWhileStarting) -> SessionError:
+        """The start is over without a server: keep how it ended, forget the job (nothing left for the hub's
+        stop to cancel), and give the error to raise."""
+        self.end(state, message)
         self.job_id = ""
-        return EndedWhileStarting(message)
+        return error(message)
 
     async def cancel_quietly(self):
         """Cancel the job if it is still there; a job already gone (or a Slurm away) is only logged."""
@@ -547,7 +469,7 @@ class Session:
             self.node = entry.nodes or self.node
             return None
         state = entry.state if entry else await self.final_state()
-        if entry is None and _base_state(state) in _ALIVE:  # never "ended" while Slurm says it runs
+        if entry is None and states.base_state(state) in _ALIVE:  # never "ended" while Slurm says it runs
             self.log.error("%s: Slurm says job %s is %s, but the hub's squeue does not list it: the hub cannot "
                            "see its sessions' jobs", self.log_name, self.job_id, state)
             self.lost_sight()
@@ -600,12 +522,8 @@ class Session:
 
     def _stop_message(self, job: str) -> str:
         note = self.idle_note
-        if note and time.time() - note["at"] < 300:
-            idle = note["idle_seconds"]
-            idle_text = f"{idle / 3600:.1f} h" if idle >= 5400 else f"{max(1, round(idle / 60))} min"
-            return (f"Your session (Slurm job {job}) was stopped at {clock_time(time.time())} "
-                    f"after {idle_text} without activity, to give its resources back to others.")
-        return f"Your session (Slurm job {job}) was stopped from the hub."
+        recent = bool(note) and time.time() - note["at"] < 300
+        return states.stopped(job, note["idle_seconds"] if recent else None)
 
     async def cancel(self):
         self.log.info("Cancelling %s's job %s", self.user, self.job_id)

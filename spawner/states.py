@@ -122,3 +122,45 @@ def remaining(time_left: str) -> str:
 def clock_time(epoch: float) -> str:
     """The one time format of every page: 24 hours, with the zone ("13:05:09 UTC")."""
     return time.strftime("%H:%M:%S %Z", time.localtime(epoch))
+
+
+def base_state(state: str) -> str:
+    """``CANCELLED by 1001`` → CANCELLED; ``RUNNING+`` → RUNNING."""
+    words = (state or "").split()
+    return words[0].rstrip("+") if words else ""
+
+
+def waited_too_long(job_id: str, waited: float, why: str) -> str:
+    """A session cancelled after waiting ``waited`` seconds in the queue for the reason ``why``."""
+    why = why.split("; expected")[0].lower()
+    waited_text = f"{waited / 60:.0f} min" if waited >= 90 else f"{waited:.0f} s"
+    return (f"Your session (Slurm job {job_id}) waited {waited_text} in the queue ({why}) and was cancelled. Ask "
+            "for fewer GPUs or cores (see the table of free resources), or try again later.")
+
+
+def no_port(job_id: str, seconds: float) -> str:
+    return (f"The server of your session (Slurm job {job_id}) did not report its port within {seconds:.0f} s; "
+            "the job was cancelled.")
+
+
+def launch_failed(job_id: str, where: str) -> str:
+    """The job never ran: Slurm could not open its output file in ``where`` (the user's home)."""
+    return (f"Slurm could not start your session (job {job_id}): it could not write the session's output file in "
+            f"{where}. Is your home directory full, or not writable? Make room there (or ask the centre), then "
+            "start again.")
+
+
+def lost_sight(job_id: str, state: str) -> str:
+    """Accounting says the job is ``state`` (alive), but the hub's queue does not list it."""
+    return (f"Your session (Slurm job {job_id}) could not be followed: Slurm says it is {state}, but the hub cannot "
+            "see it in the queue. This is a fault of the service, not of your request; the job was cancelled so "
+            "that it holds nothing, and the centre is told in the hub's log. Please try again later.")
+
+
+def stopped(job_id: str, idle_seconds: float | None = None) -> str:
+    """A session stopped from the hub; with ``idle_seconds``, by the idle culler after that long idle."""
+    if idle_seconds is None:
+        return f"Your session (Slurm job {job_id}) was stopped from the hub."
+    idle = f"{idle_seconds / 3600:.1f} h" if idle_seconds >= 5400 else f"{max(1, round(idle_seconds / 60))} min"
+    return (f"Your session (Slurm job {job_id}) was stopped at {clock_time(time.time())} after {idle} without "
+            "activity, to give its resources back to others.")

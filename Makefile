@@ -40,10 +40,10 @@ status:
 	@$(STACKCTL) status
 
 # munge, the controller, accounting, every node, the hub's view of other users' jobs, then one real
-# session of a demo user started through the hub, reached through the proxy and stopped (spawner.stack_check).
+# session of a demo user started through the hub, reached through the proxy and stopped (jupyterhub_slurm_interactive.ops.stack_check).
 HUB_PYTHON := /opt/jupyterhub/venv/bin/python
 check-stack:
-	@$(HUB_PYTHON) -m spawner.stack_check --hub-url http://127.0.0.1:8000 --token-file /etc/jupyterhub/admin-api-token --user alice
+	@$(HUB_PYTHON) -m jupyterhub_slurm_interactive.ops.stack_check --hub-url http://127.0.0.1:8000 --token-file /etc/jupyterhub/admin-api-token --user alice
 
 # Each release's lock files (ansible/roles/releases/files/NAME/*.txt) from their inputs (*.in).
 release-locks:

@@ -30,14 +30,10 @@ c.Spawner.poll_interval = 10
 # at the node's NodeAddr as Slurm reports it.
 c.Spawner.default_url = "/lab"
 
-# --- the pages: JupyterHub's own templates, extended with the session's form,
-# its progress, and a home page that shows the running session.
-import spawner  # noqa: E402
-
-c.JupyterHub.template_paths = [spawner.hub_templates_path()]
-# The site's branding: sites set these in site_config.py (the Ansible role writes
-# them from hub_site_name, hub_site_tagline, hub_docs_url, hub_brand_color);
-# c.JupyterHub.logo_file replaces the logo.
+# --- the pages: JupyterHub's own templates, extended (by enable(c), below) with the session's form,
+# its progress, "My sessions" and the operators' view. The site's branding: sites set these in
+# site_config.py (the Ansible role writes them from hub_site_name, hub_site_tagline, hub_docs_url,
+# hub_brand_color); c.JupyterHub.logo_file replaces the logo.
 c.JupyterHub.template_vars = {
     "site_name": "Interactive Computing",
     "site_tagline": "Interactive GPU sessions on the cluster",
@@ -69,15 +65,12 @@ _site = os.path.join(os.path.dirname(os.path.abspath(__file__)), "site_config.py
 if os.path.exists(_site):
     load_subconfig(_site)  # noqa: F821
 
-# --- idle sessions given back (spawner.idle), with the site's limits: jupyterhub-idle-culler
-# runs as a hub service with only the scopes it needs. A bad limit stops the hub here.
-import spawner.idle  # noqa: E402
+# --- the product, enabled in this hub (jupyterhub_slurm_interactive.hub.enable): the spawner's pages and API
+# routes; the idle culler as a hub service with only the scopes it needs, from c.IdleSessions (a bad limit
+# stops the hub here); the sessions in /hub/metrics; and a check, as the hub starts, that it sees its
+# sessions' jobs (Slurm's PrivateData hides other users' jobs unless the hub's user is an operator whose
+# uid slurmctld resolved): an error in this log names the fix if not, the form then says the service is
+# misconfigured and no session starts blind. Importing the package alone changes nothing in JupyterHub.
+import jupyterhub_slurm_interactive  # noqa: E402
 
-spawner.idle.configure(c)
-
-# --- the hub must see its sessions' jobs (Slurm's PrivateData hides other users' jobs unless the hub's
-# user is an operator whose uid slurmctld resolved): checked now, with an error in this log naming the
-# fix if not; the form then says the service is misconfigured and no session starts blind.
-import spawner.visibility  # noqa: E402
-
-spawner.visibility.check_when_the_hub_starts(timeout=c.InteractiveSlurmSpawner.get("slurm_timeout", 30))
+jupyterhub_slurm_interactive.enable(c)

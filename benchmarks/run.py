@@ -183,7 +183,8 @@ def stock_venv() -> Path:
     py = STOCK_VENV / "bin" / "python"
     if not py.exists():
         versions = subprocess.run([f"{HUB_VENV}/bin/python", "-c",
-                                   "import jupyterhub, batchspawner; print(jupyterhub.__version__, batchspawner.__version__)"],
+                                   "import jupyterhub, batchspawner; "
+                                   "print(jupyterhub.__version__, batchspawner.__version__)"],
                                   capture_output=True, text=True, check=True).stdout.split()
         subprocess.run(["/usr/bin/python3", "-m", "venv", str(STOCK_VENV)], check=True)
         subprocess.run([str(py), "-m", "pip", "install", "--quiet", f"jupyterhub=={versions[0]}",
@@ -570,7 +571,8 @@ def table(results: dict) -> str:
         lines.append(f"{'stop (s, median)':<40}{st['ours']:>10.2f}{st['stock']:>10.2f}{'':>10}   "
                      f"stock/ours {st['stock'] / st['ours']:.1f}")
     if "load_detail" in results:
-        five = results["slurm_queries_per_min"]["by_sessions"].get(str(min(results["slurm_queries_per_min"]["sessions"])), {})
+        queries = results["slurm_queries_per_min"]
+        five = queries["by_sessions"].get(str(min(queries["sessions"])), {})
         for n, d in results["load_detail"].items():
             o, k = d.get("ours", {}), d.get("stock", {})
             label = f"N={n}" + (f" (stock {k.get('sessions')})" if k.get("sessions") != int(n) else "")

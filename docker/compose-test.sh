@@ -4,7 +4,7 @@
 #   1. starts Debian's Docker engine when none answers;
 #   2. makes the debian:bookworm base image with debootstrap when it cannot be pulled;
 #   3. builds and brings the stack up under its own project name and port;
-#   4. runs the stack's self-check (spawner.stack_check), then tests/compose, the browser walk and the neighbour test against it;
+#   4. runs the stack's self-check (jupyterhub_slurm_interactive.ops.stack_check), then tests/compose, the browser walk and the neighbour test against it;
 #   5. takes it down with its volumes.
 # COMPOSE_PROJECT and COMPOSE_HUB_PORT choose the project and the hub's port (default
 # jsi-compose-test and 8010), so that it runs beside the local stack.
@@ -80,7 +80,7 @@ mkdir -p build
 # The deployment's own self-check, on images built from nothing in this run: munge, the controller,
 # accounting, every node, the hub's view of other users' jobs, one real session through the proxy.
 say "the stack's self-check, in the hub container"
-"${C[@]}" exec -T hub /opt/jupyterhub/venv/bin/python -m spawner.stack_check \
+"${C[@]}" exec -T hub /opt/jupyterhub/venv/bin/python -m jupyterhub_slurm_interactive.ops.stack_check \
     --hub-url http://127.0.0.1:8000 --token-file /var/lib/jupyterhub/admin-api-token --user alice
 
 "${C[@]}" exec -T hub cat /var/lib/jupyterhub/admin-api-token > build/compose-admin-token

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ..integration.conftest import (  # noqa: F401  (fixtures shared with the integration tests)
-    HUB, Hub, clean, hub, stack)
+from ..integration.conftest import HUB, Hub, clean, hub, stack  # noqa: F401  (fixtures shared with the integration tests)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"

@@ -9,8 +9,7 @@ import time
 import pytest
 import requests
 
-from ..integration.conftest import (  # noqa: F401 - fixtures
-    HUB, Browser, clean, hub, scontrol_job, sh, squeue, stack, wait_for)
+from ..integration.conftest import HUB, Browser, clean, hub, scontrol_job, sh, squeue, stack, wait_for  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration
 

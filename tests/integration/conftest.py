@@ -193,7 +193,7 @@ def clean(hub):
 
 
 def scontrol_job(job_id: str) -> dict:
-    from spawner.slurm import parse_key_values
+    from jupyterhub_slurm_interactive.slurm.commands import parse_key_values
     return parse_key_values(sh("scontrol", "-o", "show", "job", job_id).stdout.strip())
 
 

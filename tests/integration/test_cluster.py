@@ -2,7 +2,7 @@
 
 import pytest
 
-from spawner import slurm
+from jupyterhub_slurm_interactive.slurm import commands as slurm
 
 from .conftest import sh, squeue, wait_for
 

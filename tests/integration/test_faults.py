@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from .conftest import HUB, STACKCTL, Browser, hub_log_tail, sh, squeue, wait_for
+from .conftest import STACKCTL, Browser, hub_log_tail, sh, squeue, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

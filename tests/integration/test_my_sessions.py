@@ -217,7 +217,7 @@ def test_the_used_resources_card_matches_sacct_for_a_known_load(hub, clean):
                "--format=JobID,ElapsedRaw,TotalCPU,MaxRSS,AllocCPUS,TRESUsageInTot,TRESUsageInMax").stdout
     rows = [line.split("|") for line in sacct.splitlines()]
     allocation = next(r for r in rows if r[0] == job)
-    from spawner.usage import parse_cpu_seconds, parse_size_mb
+    from jupyterhub_slurm_interactive.ops.usage import parse_cpu_seconds, parse_size_mb
 
     def sampled_cpu(tres):  # "cpu=00:00:28,mem=..." → 28
         return next((parse_cpu_seconds(t[4:]) for t in tres.split(",") if t.startswith("cpu=")), 0)

@@ -120,7 +120,7 @@ def gpu_count(gres: str) -> int:
 
 
 def test_the_idle_culler_gives_back_an_idle_gpu_session_and_spares_the_others(hub, clean):
-    from spawner.idle import SCOPES
+    from jupyterhub_slurm_interactive.ops.idle import SCOPES
     for user, server, gpus in (("alice", "", 1), ("alice", "cpu", 0), ("bob", "", 1)):
         assert hub.start(user, {"gpus": gpus}, server=server).status_code in (201, 202)
     for user, server in (("alice", ""), ("alice", "cpu"), ("bob", "")):
@@ -166,7 +166,7 @@ def test_the_idle_culler_gives_back_an_idle_gpu_session_and_spares_the_others(hu
 
 def installed_culler_config() -> str:
     """The culler's configuration file as the hub's environment has it (the installed package)."""
-    return subprocess.run([HUB_PYTHON, "-c", "from spawner.idle import CULLER_CONFIG; print(CULLER_CONFIG)"],
+    return subprocess.run([HUB_PYTHON, "-c", "from jupyterhub_slurm_interactive.ops.idle import CULLER_CONFIG; print(CULLER_CONFIG)"],
                           capture_output=True, text=True, check=True).stdout.strip()
 
 

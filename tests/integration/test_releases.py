@@ -15,8 +15,8 @@ import requests
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from .conftest import (RELEASES_DIR, HUB, hub_log_tail, release_manifest as manifest, release_names, scontrol_job,
-                       sh, squeue, wait_for)
+from .conftest import HUB, RELEASES_DIR, hub_log_tail, release_names, scontrol_job, sh, squeue, wait_for
+from .conftest import release_manifest as manifest
 
 
 def newest() -> str:

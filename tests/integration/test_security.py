@@ -4,7 +4,6 @@ their session, forged log lines, parser bombs, and tokens used beyond their scop
 import glob
 import json
 import re
-import socket
 import subprocess
 import threading
 import time
@@ -63,7 +62,7 @@ class Squatter:
 def test_a_port_freed_by_a_dead_server_serves_nobody_the_users_requests(hub, clean):
     """The squatting attack: alice's server dies, bob binds its port on the same node at once."""
     assert hub.start("alice", {}).status_code in (201, 202)
-    server = hub.wait_ready("alice")
+    hub.wait_ready("alice")
     job = job_of(hub, "alice")
     target = routes(hub)["/user/alice/"]["target"]
     address, port = target.split("//")[1].rsplit(":", 1)
@@ -114,7 +113,10 @@ def test_a_sessions_token_ends_with_the_session_ended_outside_the_hub(hub, clean
     assert hub.start("alice", {}).status_code in (201, 202)
     hub.wait_ready("alice")
     old = server_token("alice")
-    me = lambda tok: requests.get(f"{HUB}/hub/api/user", headers={"Authorization": f"token {tok}"}, timeout=10)
+
+    def me(tok):
+        return requests.get(f"{HUB}/hub/api/user", headers={"Authorization": f"token {tok}"}, timeout=10)
+
     assert me(old).status_code == 200
     sh("scancel", job_of(hub, "alice"), user="alice")
     wait_for(lambda: hub.server("alice") is None, 40, 0.5, what="the hub to notice the cancelled job")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spawner.runner import SLURM_COMMANDS, SlurmError
+from jupyterhub_slurm_interactive.slurm.runner import SLURM_COMMANDS, SlurmError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

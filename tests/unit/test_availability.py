@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from spawner import slurm
-from spawner.availability import build_table, gpu_label
-from spawner.cluster import parse_accounts
+from jupyterhub_slurm_interactive.cluster.availability import build_table, gpu_label
+from jupyterhub_slurm_interactive.cluster.views import parse_accounts
+from jupyterhub_slurm_interactive.slurm import commands as slurm
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -122,13 +122,13 @@ def test_labels():
 
 
 def free(*nodes):
-    from spawner.availability import FreeNode, Table
+    from jupyterhub_slurm_interactive.cluster.availability import FreeNode, Table
     return Table(rows=(), unavailable_nodes=0, reserved_nodes=0,
                  free_nodes=tuple(FreeNode(cpus=c, free_cores=c, free_memory_mb=m, free_gpus=g) for c, m, g in nodes))
 
 
 def test_the_fit_warning_asks_for_one_node_that_holds_the_whole_request():
-    from spawner.availability import fit_warning
+    from jupyterhub_slurm_interactive.cluster.availability import fit_warning
     # the finding: every free 2-GPU node has 15000 MB, the request 2 GPUs and 20000 MB
     table = free((8, 15000, 2), (8, 15000, 2), (8, 30000, 0))
     assert fit_warning(table, 2, 15000, 2) == ""

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from spawner.releases import list_releases, load_release
-from spawner.request import ResourceRequest
-from spawner.choices import hours as _hours
-from spawner.templating import make_environment
+from jupyterhub_slurm_interactive.choice.choices import hours as _hours
+from jupyterhub_slurm_interactive.choice.releases import list_releases, load_release
+from jupyterhub_slurm_interactive.choice.request import ResourceRequest
+from jupyterhub_slurm_interactive.session.templating import make_environment
 
 
 @pytest.fixture
@@ -63,11 +63,11 @@ def test_script_carries_the_request(releases_dir):
         assert expected in lines, expected
     assert "get-user-env" not in script
     assert "API_TOKEN=" not in script and "export JUPYTERHUB_API_TOKEN" not in script  # read from the environment only
-    assert any(l.startswith(("'/", "/")) and "batchspawner-singleuser" in l for l in lines)
+    assert any(line.startswith(("'/", "/")) and "batchspawner-singleuser" in line for line in lines)
     assert lines[-1] == 'exit "$status"'
     # every #SBATCH line comes before the first command, or sbatch ignores it
-    first_command = next(i for i, l in enumerate(lines) if l and not l.startswith("#"))
-    assert all(i < first_command for i, l in enumerate(lines) if l.startswith("#SBATCH"))
+    first_command = next(i for i, line in enumerate(lines) if line and not line.startswith("#"))
+    assert all(i < first_command for i, line in enumerate(lines) if line.startswith("#SBATCH"))
 
 
 def test_no_gpu_no_account_no_reservation(releases_dir):

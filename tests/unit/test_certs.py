@@ -6,7 +6,8 @@ from certipy import Certipy
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from spawner import certs, slurm
+from jupyterhub_slurm_interactive.session import certs
+from jupyterhub_slurm_interactive.slurm import commands as slurm
 
 from .playback import fixture
 

@@ -7,12 +7,14 @@ import time
 
 import pytest
 
-from spawner import choices, form, offer, slurm
-from spawner.batch_script import SiteSettings, render_batch_script, submit_environment
-from spawner.cluster import ClusterCache, Snapshot
-from spawner.releases import Release
-from spawner.request import ResourceRequest, parse_request
-from spawner.summary import session_summary, time_left
+from jupyterhub_slurm_interactive.choice import choices, offer
+from jupyterhub_slurm_interactive.choice.releases import Release
+from jupyterhub_slurm_interactive.choice.request import parse_request
+from jupyterhub_slurm_interactive.cluster.views import ClusterCache, Snapshot
+from jupyterhub_slurm_interactive.session.batch_script import SiteSettings, render_batch_script, submit_environment
+from jupyterhub_slurm_interactive.slurm import commands as slurm
+from jupyterhub_slurm_interactive.web import form
+from jupyterhub_slurm_interactive.web.summary import session_summary, time_left
 
 from .playback import CLUSTER, PlaybackRunner, fixture, queue_line
 

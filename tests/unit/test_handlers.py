@@ -1,6 +1,6 @@
 """What a job may send the hub is cleaned before it is kept, logged or shown."""
 
-from spawner.handlers import clean_text
+from jupyterhub_slurm_interactive.web.handlers import clean_text
 
 
 def test_control_characters_and_escapes_are_removed():
@@ -11,6 +11,6 @@ def test_control_characters_and_escapes_are_removed():
 
 
 def test_a_start_for_a_running_session_lands_on_its_card():
-    from spawner.spawn_page import already_url
+    from jupyterhub_slurm_interactive.web.spawn_page import already_url
     assert already_url("/hub/", "", "running") == "/hub/home?already=running&session="
     assert already_url("/base/hub/", "gpu", "starting") == "/base/hub/home?already=starting&session=gpu"

@@ -7,11 +7,11 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spawner import slurm
-from spawner.availability import build_table
-from spawner.handlers import clean_text
-from spawner.request import FIELDS, InvalidRequest, from_form, parse_request
-from spawner.states import end_message, pending_message, remaining
+from jupyterhub_slurm_interactive.choice.request import FIELDS, InvalidRequest, from_form, parse_request
+from jupyterhub_slurm_interactive.cluster.availability import build_table
+from jupyterhub_slurm_interactive.session.states import end_message, pending_message, remaining
+from jupyterhub_slurm_interactive.slurm import commands as slurm
+from jupyterhub_slurm_interactive.web.handlers import clean_text
 
 from .playback import fixture
 from .test_request import DEFAULTS, LIMITS
@@ -114,7 +114,7 @@ def test_the_queue_parser_and_its_words_never_crash(text):
 def test_job_partition_and_account_parsers_never_crash(job_text, partition_text, assoc_text):
     slurm.parse_jobs(job_text)
     slurm.parse_records(partition_text)
-    from spawner.cluster import parse_accounts
+    from jupyterhub_slurm_interactive.cluster.views import parse_accounts
     parse_accounts(assoc_text, "proj-a\n")
 
 

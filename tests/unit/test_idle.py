@@ -8,7 +8,15 @@ import pytest
 from traitlets import TraitError
 from traitlets.config import Config
 
-from spawner.idle import CULLER_CONFIG, SCOPES, IdleSessions, arbiter, configure, owner_of, should_stop
+from jupyterhub_slurm_interactive.ops.idle import (
+    CULLER_CONFIG,
+    SCOPES,
+    IdleSessions,
+    arbiter,
+    configure,
+    owner_of,
+    should_stop,
+)
 
 GPU = {"ready": True, "pending": None, "user_options": {"gpus": 1}, "url": "/user/alice/gpu/"}
 CPU = {"ready": True, "pending": None, "user_options": {"gpus": 0}, "url": "/user/alice/"}

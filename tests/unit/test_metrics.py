@@ -7,12 +7,12 @@ import time
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 
-from spawner.metrics import SessionsCollector
-from spawner.runner import SlurmError, SlurmRunner
-from spawner.session import Cancelled
+from jupyterhub_slurm_interactive.ops.metrics import SessionsCollector, observe_command, register
+from jupyterhub_slurm_interactive.session.life import Cancelled
+from jupyterhub_slurm_interactive.slurm.runner import SlurmError, SlurmRunner
 
-from .test_session import JOB, SLOW, make_session, until
 from .playback import queue_line
+from .test_session import JOB, SLOW, make_session, until
 
 
 class FakeSpawner:
@@ -63,7 +63,7 @@ def test_a_scrape_counts_sessions_by_state_and_what_running_ones_hold():
 
 
 def test_a_spawner_the_hub_replaced_is_not_counted_twice():
-    from spawner.spawner import InteractiveSlurmSpawner
+    from jupyterhub_slurm_interactive.spawner import InteractiveSlurmSpawner
 
     class User:
         name = "alice"
@@ -111,7 +111,7 @@ async def test_a_cancelled_start_counts_as_cancelled():
 
 
 async def test_every_slurm_command_is_timed_and_its_failures_counted():
-    runner = SlurmRunner(timeout=5)
+    runner = SlurmRunner(timeout=5, on_command=observe_command)  # as the spawner's default runner
     count = sample("slurm_interactive_slurm_command_seconds_count", command="true")
     failures = sample("slurm_interactive_slurm_command_failures_total", command="false")
     await runner.run(["true"])
@@ -122,6 +122,8 @@ async def test_every_slurm_command_is_timed_and_its_failures_counted():
 
 
 def test_every_metric_is_named_with_the_prefix():
+    register()  # as enable(c) does; a second time changes nothing
+    register()
     names = {line.split()[2].removesuffix("_total") for line in generate_latest(REGISTRY).decode().splitlines()
              if line.startswith("# TYPE") and "slurm_interactive" in line}
     assert {"slurm_interactive_sessions", "slurm_interactive_held_gpus", "slurm_interactive_start_phase_seconds",

@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "jupyterlab-slurm-interactive
 from jupyterlab_slurm_interactive.port import listening_port, report_port, report_request  # noqa: E402
 from tornado.httpclient import HTTPClientError  # noqa: E402
 
-from spawner.batch_script import SiteSettings, server_command  # noqa: E402
-from spawner.releases import Release  # noqa: E402
+from jupyterhub_slurm_interactive.choice.releases import Release  # noqa: E402
+from jupyterhub_slurm_interactive.session.batch_script import SiteSettings, server_command  # noqa: E402
 
 ENV = {"JUPYTERHUB_API_URL": "http://127.0.0.1:8081/hub/api/", "JUPYTERHUB_API_TOKEN": "secret-of-this-session"}
 

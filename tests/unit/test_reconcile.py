@@ -3,8 +3,8 @@ another user than the job's owner makes the hub do nothing."""
 
 import logging
 
-from spawner.reconcile import Reconciler, decide, make_mark, read_mark
-from spawner.slurm import parse_squeue
+from jupyterhub_slurm_interactive.cluster.reconcile import Reconciler, decide, make_mark, read_mark
+from jupyterhub_slurm_interactive.slurm.commands import parse_squeue
 
 from .playback import queue_line
 

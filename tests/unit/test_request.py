@@ -2,7 +2,7 @@
 
 import pytest
 
-from spawner.request import InvalidRequest, Limits, from_form, parse_request
+from jupyterhub_slurm_interactive.choice.request import InvalidRequest, Limits, from_form, parse_request
 
 LIMITS = Limits(
     max_cores=8,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from spawner.runner import SlurmError, SlurmRunner, default_runner
+from jupyterhub_slurm_interactive.slurm.runner import SlurmError, SlurmRunner, default_runner
 
 
 async def test_failures_carry_slurms_message():

@@ -6,10 +6,17 @@ import time
 
 import pytest
 
-from spawner.cluster import ClusterCache, JobPoller
-from spawner.session import (Cancelled, EndedWhileStarting, GaveUpWaiting, NotStarting, Session, SubmitRefused,
-                             Timing)
-from spawner.runner import SlurmError
+from jupyterhub_slurm_interactive.cluster.views import ClusterCache, JobPoller
+from jupyterhub_slurm_interactive.session.life import (
+    Cancelled,
+    EndedWhileStarting,
+    GaveUpWaiting,
+    NotStarting,
+    Session,
+    SubmitRefused,
+    Timing,
+)
+from jupyterhub_slurm_interactive.slurm.runner import SlurmError
 
 from .playback import CLUSTER, DOWN, PlaybackRunner, fixture, queue_line
 

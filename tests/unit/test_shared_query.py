@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from spawner import slurm
-from spawner.cluster import SharedQuery
+from jupyterhub_slurm_interactive.cluster.views import SharedQuery
+from jupyterhub_slurm_interactive.slurm import commands as slurm
 
 
 class Counting(SharedQuery):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from spawner import slurm
+from jupyterhub_slurm_interactive.slurm import commands as slurm
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

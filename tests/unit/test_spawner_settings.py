@@ -4,7 +4,7 @@ import pytest
 from traitlets import TraitError
 from traitlets.config import Config
 
-from spawner.spawner import InteractiveSlurmSpawner
+from jupyterhub_slurm_interactive.spawner import InteractiveSlurmSpawner
 
 
 def make(**settings):

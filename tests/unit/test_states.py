@@ -1,12 +1,11 @@
 """What the user is told about a job, from Slurm's states and reasons."""
 
+import time
 from datetime import datetime
 
 import pytest
 
-import time
-
-from spawner.states import end_message, expected_start, pending_message, remaining
+from jupyterhub_slurm_interactive.session.states import end_message, expected_start, pending_message, remaining
 
 NOW = datetime(2026, 11, 21, 10, 0, 0)
 

@@ -1,8 +1,15 @@
 """What a finished session used, read from recorded sacct output, and the card that shows it."""
 
-from spawner.cards import Flags, phase, session_card, usage_rows
-from spawner.slurm import parse_squeue
-from spawner.usage import parse_cpu_seconds, parse_sacct, parse_size_mb, sacct_argv, usage_hint, Usage
+from jupyterhub_slurm_interactive.ops.usage import (
+    Usage,
+    parse_cpu_seconds,
+    parse_sacct,
+    parse_size_mb,
+    sacct_argv,
+    usage_hint,
+)
+from jupyterhub_slurm_interactive.slurm.commands import parse_squeue
+from jupyterhub_slurm_interactive.web.cards import Flags, phase, session_card, usage_rows
 
 from .playback import fixture
 
@@ -97,7 +104,7 @@ def test_a_card_per_phase_with_its_actions():
 def test_idle_times_in_the_operators_view():
     from datetime import datetime, timezone
 
-    from spawner.operators import idle_since
+    from jupyterhub_slurm_interactive.web.operators import idle_since
     now = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
     assert idle_since(datetime(2026, 11, 22, 9, 48), now) == "12 min (since 09:48 UTC)"
     assert idle_since(datetime(2026, 11, 22, 7, 0, tzinfo=timezone.utc), now) == "3 h (since 07:00 UTC)"

@@ -3,8 +3,15 @@ a fresh machine, where the hub's user was made an operator before it existed).""
 
 import asyncio
 
-from spawner.runner import SlurmError
-from spawner.visibility import UNRESOLVED_UID, JobVisibility, judge, private_data, slurm_user, user_record
+from jupyterhub_slurm_interactive.cluster.visibility import (
+    UNRESOLVED_UID,
+    JobVisibility,
+    judge,
+    private_data,
+    slurm_user,
+    user_record,
+)
+from jupyterhub_slurm_interactive.slurm.runner import SlurmError
 
 from .playback import PlaybackRunner, fixture
 

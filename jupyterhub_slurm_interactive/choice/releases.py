@@ -1,0 +1,114 @@
+"""The catalogue of software releases a session can run.
+
+A release is a directory under ``releases_dir`` holding a Python environment and
+a ``release.json`` manifest, written at deployment::
+
+    {"name": "2026.11", "date": "2026-11-21", "python": "3.11.2",
+     "interfaces": ["lab", "notebook", "vscode"],
+     "kernels": [{"name": "python3", "display_name": "Python 3", "language": "python"}, ...],
+     "packages": {"jupyterlab": "4.6.6", "jupyterhub": "6.1.1", "R": "4.2.2", ...}}
+
+Only directories with a valid manifest and a ``jupyterhub-singleuser`` are
+offered. Names are matched exactly against the catalogue, never joined into a
+path from user input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+from jupyterhub_slurm_interactive.choice.request import NAME
+
+log = logging.getLogger(__name__)
+
+#: The interfaces a release may offer, in the order they are shown.
+INTERFACES = {"lab": "JupyterLab", "notebook": "Jupyter Notebook", "vscode": "VS Code"}
+#: Where each interface opens (VS Code through jupyter-server-proxy's route).
+INTERFACE_URLS = {"lab": "/lab", "notebook": "/tree", "vscode": "/vscode/"}
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    date: str
+    path: str
+    python: str = ""
+    interfaces: tuple[str, ...] = ("lab",)
+    kernels: tuple[str, ...] = ()
+    packages: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def bin_dir(self) -> str:
+        return os.path.join(self.path, "bin")
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (released {self.date})" if self.date else self.name
+
+
+def load_release(path: str) -> Release | None:
+    """Read one release directory; None (and a warning) if it is not a usable release."""
+    manifest = os.path.join(path, "release.json")
+    try:
+        with open(manifest, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        log.warning("Ignoring release %s: unreadable manifest (%s)", path, e)
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    if not isinstance(name, str) or not NAME.match(name) or name != os.path.basename(path.rstrip("/")):
+        log.warning("Ignoring release %s: its manifest names it %r", path, name)
+        return None
+    if not os.access(os.path.join(path, "bin", "jupyterhub-singleuser"), os.X_OK):
+        log.warning("Ignoring release %s: no bin/jupyterhub-singleuser", path)
+        return None
+    declared = data.get("interfaces") if isinstance(data.get("interfaces"), list) else ["lab"]
+    unknown = [i for i in declared if not isinstance(i, str) or i not in INTERFACES]
+    if unknown:
+        log.warning("Release %s declares interfaces this hub does not know, left out: %s", path, unknown)
+    interfaces = tuple(i for i in INTERFACES if i in declared)
+    if not interfaces:
+        log.warning("Ignoring release %s: its manifest offers no interface", path)
+        return None
+    packages = data.get("packages") if isinstance(data.get("packages"), dict) else {}
+    kernels = data.get("kernels") if isinstance(data.get("kernels"), list) else []
+    return Release(
+        name=name,
+        date=str(data.get("date", "")),
+        path=os.path.realpath(path),
+        python=str(data.get("python", "")),
+        interfaces=interfaces,
+        kernels=tuple(k["display_name"] for k in kernels
+                      if isinstance(k, dict) and isinstance(k.get("display_name"), str) and k["display_name"]),
+        packages={str(k): str(v) for k, v in packages.items()},
+    )
+
+
+_CACHE: dict = {}
+
+
+def list_releases(releases_dir: str, ttl: float = 5.0) -> list[Release]:
+    """The installed releases, newest first (by date, then name); read again every few seconds,
+    so a release installed or removed shows without restarting the hub."""
+    hit = _CACHE.get(releases_dir)
+    if hit and time.monotonic() - hit[0] < ttl:
+        return list(hit[1])
+    releases = _scan(releases_dir)
+    _CACHE[releases_dir] = (time.monotonic(), tuple(releases))
+    return releases
+
+
+def _scan(releases_dir: str) -> list[Release]:
+    try:
+        entries = sorted(os.listdir(releases_dir))
+    except OSError as e:
+        log.error("Cannot list the releases in %s: %s", releases_dir, e)
+        return []
+    releases = [r for r in (load_release(os.path.join(releases_dir, e)) for e in entries) if r]
+    return sorted(releases, key=lambda r: (r.date, r.name), reverse=True)

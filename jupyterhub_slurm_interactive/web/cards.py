@@ -1,0 +1,119 @@
+"""The cards of "My sessions": one per session of a user, in whatever state it is.
+
+Pure: each card is built from what the hub knows now (the spawner's flags, the
+session's job and node, the request, the job's line of the shared ``squeue``,
+how it ended and what it used) and never asks Slurm. The home page renders the
+cards; ``GET /hub/api/slurm-interactive/users/NAME/sessions`` returns them as JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jupyterhub_slurm_interactive.choice.releases import Release
+from jupyterhub_slurm_interactive.choice.request import FIELDS
+from jupyterhub_slurm_interactive.session.states import pending_message
+from jupyterhub_slurm_interactive.slurm.commands import QueueEntry
+from jupyterhub_slurm_interactive.web.summary import session_summary
+
+#: The phases of a session, as its card names them.
+PHASES = {
+    "new": "not started",
+    "queued": "queued",
+    "starting": "starting",
+    "running": "running",
+    "stopping": "stopping",
+    "ended": "ended",
+}
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the hub and the session say of a server right now."""
+
+    active: bool = False  # pending or ready, in JupyterHub's words
+    ready: bool = False
+    pending: str | None = None  # "spawn", "stop", "check" (after a hub restart), or None
+    starting: bool = False  # the session follows a start (also one resumed after a hub restart)
+    node: str = ""  # the node the job runs on, once it runs
+    ended: bool = False  # a session ran before and has ended (how it ended is known)
+
+
+def phase(flags: Flags, entry: QueueEntry | None = None) -> str:
+    """new, queued, starting, running, stopping or ended."""
+    if flags.pending == "stop":
+        return "stopping"
+    if flags.starting or flags.pending == "spawn":
+        if flags.node or (entry is not None and entry.running):
+            return "starting"
+        return "queued"
+    if flags.ready or flags.active:
+        return "running"
+    return "ended" if flags.ended else "new"
+
+
+def session_card(name: str, flags: Flags, options: dict, release: Release | None, entry: QueueEntry | None, *,
+                 job_id: str = "", last_end: dict | None = None, usage: dict | None = None,
+                 now: float | None = None) -> dict:
+    """One card: the session's name, phase, job, node, resources, account, release, time left, why it waits
+    or how it ended, what it used, and which actions apply to it."""
+    current = phase(flags, entry)
+    card = session_summary(options, release, entry, job_id=job_id if current != "ended" else "",
+                           node=flags.node if current in ("starting", "running", "stopping") else "",
+                           last_end=last_end if current in ("ended", "new") else None, now=now)
+    card.update(name=name, phase=current, phase_label=PHASES[current], waiting="", expected_start="",
+                usage=usage if current == "ended" else None,
+                ended_job=(last_end or {}).get("job_id", "") if current == "ended" else "",
+                ended_state=(last_end or {}).get("state", "") if current == "ended" else "",
+                actions=ACTIONS[current] + (("again",) if current in ("ended", "new") and options else ()))
+    card["usage_rows"], card["usage_note"] = usage_rows(card["usage"])
+    card["again_fields"] = [(f, "" if options.get(f) is None else str(options[f])) for f in FIELDS if f in options]
+    if current == "queued" and entry is not None and entry.pending:
+        card["waiting"] = pending_message(entry.reason, entry.start_time, options.get("cores", 0),
+                                          options.get("memory", 0), options.get("gpus", 0), now=None)
+    return card
+
+
+#: What may be done with a session in each phase.
+ACTIONS = {
+    "new": ("start", "remove"),
+    "queued": ("progress", "cancel"),
+    "starting": ("progress", "cancel"),
+    "running": ("open", "stop"),
+    "stopping": (),
+    "ended": ("form", "remove"),
+}
+
+
+def duration(seconds: float) -> str:
+    """3725 → "1 h 2 min"; 42 → "42 s"."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = seconds // 3600, (seconds % 3600) // 60
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
+def usage_rows(usage: dict | None) -> tuple[list[tuple[str, str, str]], str]:
+    """A finished session's figures as (label, value, class) rows; or a note saying why there are none."""
+    if not usage:
+        return [], ""
+    if usage.get("elapsed_s", 0) <= 0:
+        return [], "It never ran: no resources were used."
+    rows = [("Time", f"{duration(usage['elapsed_s'])} of {duration(usage['limit_s'])} asked"
+             if usage.get("limit_s") else duration(usage["elapsed_s"]), "jsi-used-time")]
+    if not usage.get("gathered"):
+        rows.append(("CPU and memory", "not recorded by Slurm on this cluster", "jsi-used-cpu"))
+    else:
+        efficiency = usage.get("cpu_efficiency")
+        cores = usage.get("cores", 0)
+        rows.append(("CPU efficiency", f"{efficiency * 100:.0f} % of {cores} core{'s' if cores != 1 else ''} "
+                     f"({duration(usage['cpu_s'])} of CPU time)" if efficiency is not None else "–", "jsi-used-cpu"))
+        rows.append(("Peak memory", f"{usage['peak_memory_mb']:.0f} MB of {usage['memory_mb']:.0f} MB",
+                     "jsi-used-memory"))
+    if usage.get("gpus"):
+        rows.append(("GPU-hours", f"{usage['gpu_hours']:.2f} ({usage['gpus']} GPU{'s' if usage['gpus'] != 1 else ''} "
+                     "held)", "jsi-used-gpu"))
+    return rows, ""

@@ -1,0 +1,304 @@
+"""The hub's API handlers added or replaced by this package.
+
+``GET /hub/api/slurm-interactive/availability[?reservation=NAME]``
+    The table of free resources for the logged-in user, as JSON, from the hub's
+    one shared view of the cluster. It needs the scope to start one's own
+    servers (``servers!user=NAME``, which a user's login has): a token limited
+    to reading names gets 403, and so does a call with no credentials.
+
+``POST /hub/api/batchspawner``
+    The running server reports its port. Replaces batchspawner's handler, which
+    sets *any* attribute the JSON names on the spawner (a user holding their
+    server's token could set ``exec_prefix`` and ``batch_cancel_cmd`` and have the
+    hub run a command as its own user). Here the only accepted body is
+    ``{"port": <integer 1..65535>}``, with the token of the server that is
+    starting; anything else is refused and changes nothing.
+
+``POST /hub/api/slurm-interactive/failure``
+    A server that failed reports the end of its job's output (the hub cannot read
+    the user's files), with the same token, while its spawner is starting. Control
+    characters (ANSI escapes, carriage returns) are removed before it is kept,
+    logged or shown, so a job cannot forge or erase lines of the hub's log.
+
+``POST /hub/api/slurm-interactive/exited``
+    The job says its server has exited (for any reason: a crash, the OOM killer,
+    scancel, the walltime), with the server's token. The hub removes the route at
+    once, so that nothing else listening on the freed port of that node is sent
+    the user's requests, and stops the server, which revokes its token. It answers
+    before the stop is over: the job is waiting for the answer before it ends.
+
+``POST /hub/api/slurm-interactive/users/NAME/servers/SERVER/cancel``
+``POST /hub/api/slurm-interactive/users/NAME/server/cancel`` (the default server)
+    Cancel a session that is queued or starting: its job is cancelled in Slurm
+    before the answer, and the start ends with the user's choices kept for the
+    form. Needs the scope to start and stop the server (``servers``): another
+    user's session is 403. A session that runs or has ended is 409 (a running
+    one is stopped with JupyterHub's ``DELETE .../servers/SERVER``). Works for a
+    session that was queued when the hub restarted.
+
+``POST /hub/api/slurm-interactive/users/NAME/servers/SERVER/idle`` (default server: ``.../server/idle``)
+    The idle culler says it is about to stop this session for idleness:
+    ``{"idle_seconds": <number>}``. The stop that follows says so on the
+    session's card. Needs the scope to stop the server (``delete:servers``).
+
+``GET /hub/api/slurm-interactive/users/NAME/sessions``
+    The cards of "My sessions" as JSON, one per server of the user: phase
+    (queued, starting, running, stopping, ended, new), why it waits, job, node,
+    resources, account, release, time left, how it ended and what it used.
+    Needs ``read:servers`` for the user.
+
+Every body must be a JSON object of at most 64 KiB; anything else, nested JSON
+that would exhaust the parser included, is answered 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import time
+
+from jupyterhub.apihandlers import APIHandler
+from jupyterhub.utils import url_path_join
+from tornado import web
+
+from jupyterhub_slurm_interactive.choice.request import NAME
+from jupyterhub_slurm_interactive.ops import metrics
+from jupyterhub_slurm_interactive.session.life import NotStarting
+
+#: ANSI escape sequences (CSI, OSC and two-character ones), removed whole.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+#: Control characters other than newline and tab.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean_text(text: str) -> str:
+    """Text from a job with ANSI escapes and control characters removed; newlines and tabs kept."""
+    return _CONTROL.sub("", _ANSI.sub("", text.replace("\r\n", "\n")))
+
+
+class AvailabilityHandler(APIHandler):
+    async def get(self):
+        user = self.current_user
+        if user is None:
+            raise web.HTTPError(403, "Missing or invalid credentials")
+        spawner = getattr(user, "spawner", None) if getattr(user, "kind", "user") == "user" else None
+        if spawner is None or not hasattr(spawner, "availability"):
+            raise web.HTTPError(403, "Only users of the interactive sessions can see the free resources")
+        if not self.has_scope(f"servers!user={user.name}"):
+            raise web.HTTPError(403, "This token may not start servers, so it is not shown the free resources")
+        reservation = self.get_argument("reservation", "")
+        if reservation and not NAME.match(reservation):
+            raise web.HTTPError(400, "reservation: not a reservation name")
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        request = {k: self.get_argument(k, "")[:12] for k in ("cores", "memory", "gpus")}
+        self.finish(json.dumps(await spawner.availability(reservation, request if any(request.values()) else None)))
+
+
+def json_object(raw: bytes | None, max_body: int = 64 * 1024) -> dict:
+    """A request body that must be one JSON object of at most ``max_body`` bytes; else 413 or 400."""
+    if len(raw or b"") > max_body:
+        raise web.HTTPError(413, "Body too large")
+    try:
+        body = json.loads(raw or b"")
+    except (ValueError, RecursionError):
+        raise web.HTTPError(400, "Body must be a JSON object")
+    if not isinstance(body, dict):
+        raise web.HTTPError(400, "Body must be a JSON object")
+    return body
+
+
+class _FromStartingServer(APIHandler):
+    """Requests a session's server makes with its own token while its spawner starts."""
+
+    max_body = 64 * 1024
+
+    def own_spawner(self):
+        """The spawner whose server holds the token of this request."""
+        user = self.current_user
+        if user is None or getattr(user, "kind", "user") != "user" or not hasattr(user, "spawners"):
+            raise web.HTTPError(403, "Only a session's own server may call this")
+        digest = hashlib.sha256((self.get_auth_token() or "").encode()).hexdigest()
+        for spawner in user.spawners.values():
+            session = getattr(spawner, "session", None)
+            if session is not None and session.token_sha256 and session.token_sha256 == digest:
+                return spawner
+        raise web.HTTPError(403, "This token is not a session server's token")
+
+    def starting_session(self):
+        session = self.own_spawner().session
+        if not session.starting:
+            raise web.HTTPError(409, "This server is not starting")
+        return session
+
+    def json_object(self) -> dict:
+        return json_object(self.request.body, self.max_body)
+
+
+class PortHandler(_FromStartingServer):
+    @web.authenticated
+    def post(self):
+        body = self.json_object()
+        if set(body) != {"port"}:
+            raise web.HTTPError(400, 'The only accepted body is {"port": <integer 1..65535>}')
+        port = body["port"]
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise web.HTTPError(400, "port must be an integer from 1 to 65535")
+        self.starting_session().accept_port(port)
+        self.set_status(201)
+        self.finish(json.dumps({"message": "port received"}))
+
+
+class FailureHandler(_FromStartingServer):
+    @web.authenticated
+    def post(self):
+        body = self.json_object()
+        if not set(body) <= {"job_id", "exit_code", "output_tail"}:
+            raise web.HTTPError(400, "Unknown fields")
+        code = body.get("exit_code")
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise web.HTTPError(400, "exit_code must be an integer")
+        tail = body.get("output_tail", "")
+        if not isinstance(tail, str):
+            raise web.HTTPError(400, "output_tail must be a string")
+        # while starting, or later (a crash, the OOM killer): the form says why either way
+        session = self.own_spawner().session
+        if str(body.get("job_id", "")) != str(session.job_id):
+            raise web.HTTPError(409, "Not this session's job")
+        session.accept_failure_report({"exit_code": code, "output_tail": clean_text(tail[-4000:])})
+        self.set_status(201)
+        self.finish(json.dumps({"message": "report received"}))
+
+
+class ExitedHandler(_FromStartingServer):
+    """The job's server has exited: take its route away now, then stop it (which revokes its token)."""
+
+    @web.authenticated
+    async def post(self):
+        body = self.json_object()
+        if not set(body) <= {"job_id", "exit_code"}:
+            raise web.HTTPError(400, "Unknown fields")
+        spawner = self.own_spawner()
+        if str(body.get("job_id", "")) != str(spawner.session.job_id):
+            raise web.HTTPError(409, "Not this session's job")
+        self.log.info("%s: the server of job %s exited; removing its route", spawner._log_name,
+                      spawner.session.job_id)
+        code = body.get("exit_code")
+        if code is not None and (isinstance(code, bool) or not isinstance(code, int)):
+            raise web.HTTPError(400, "exit_code must be an integer")
+        spawner.session.note_server_exited(code)
+        if not spawner.session.starting and spawner.ready and not spawner.pending:
+            # the hub's own stop, which takes the route away first, then the server and its token. Not
+            # awaited: the job is waiting for this answer before it ends, and the stop asks Slurm how
+            # the job ended.
+            asyncio.ensure_future(self._stop(spawner))
+        self.set_status(201)
+        self.finish(json.dumps({"message": "stopping"}))
+
+    async def _stop(self, spawner):
+        try:
+            await self.stop_single_user(spawner.user, spawner.name)
+        except Exception:  # noqa: BLE001 - the poll notices the end anyway
+            self.log.exception("%s: could not stop the exited server", spawner._log_name)
+
+
+def _session_spawner(handler: APIHandler, user_name: str, server_name: str, scope: str, doing: str):
+    """The spawner of USER/SERVER, if the request's token or login may act on it (403, not JupyterHub's
+    404, for another user's session: the name is in the URL the user typed, nothing is revealed)."""
+    if handler.current_user is None:
+        raise web.HTTPError(403, "Missing or invalid credentials")
+    wanted = f"{scope}!server={user_name}/{server_name}" if server_name else f"{scope}!user={user_name}"
+    if not handler.has_scope(wanted):
+        raise web.HTTPError(403, f"You may not {doing} {user_name[:64]}'s sessions")
+    user = handler.find_user(user_name)
+    if user is None:
+        raise web.HTTPError(404, f"No user {user_name[:64]!r}")
+    if server_name not in user.orm_spawners:
+        raise web.HTTPError(404, f"{user.name} has no session named {server_name[:64]!r}")
+    spawner = user.spawners[server_name]
+    if not hasattr(spawner, "cancel_start"):
+        raise web.HTTPError(404, "Not an interactive Slurm session")
+    return spawner
+
+
+class CancelHandler(APIHandler):
+    """Cancel a queued or starting session at once (JupyterHub itself waits a second, then stops)."""
+
+    async def post(self, user_name, server_name=""):
+        spawner = _session_spawner(self, user_name, server_name, "servers", "cancel")
+        label = f"The session {server_name!r}" if server_name else "Your default session"
+        deadline = time.monotonic() + 3
+        while spawner.pending == "spawn" and not spawner.session.starting and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # the form's choices are being checked; the job comes next
+        try:
+            job = await spawner.cancel_start()
+        except NotStarting:
+            if spawner.ready:
+                raise web.HTTPError(409, f"{label} is running: stop it instead (Stop on its card)")
+            raise web.HTTPError(409, f"{label} is not queued or starting: there is nothing to cancel")
+        # the start ends at its next look (at once); the hub then clears the server
+        deadline = time.monotonic() + 10
+        while spawner.active and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        user = spawner.user
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({
+            "job_id": job, "cancelled": True, "message": spawner.session.last_end.get("message", ""),
+            "form_url": url_path_join(self.hub.base_url, "spawn", user.escaped_name, server_name),
+        }))
+
+
+class IdleNoteHandler(APIHandler):
+    """The idle culler's word before it stops a session (ops.idle)."""
+
+    async def post(self, user_name, server_name=""):
+        spawner = _session_spawner(self, user_name, server_name, "delete:servers", "stop")
+        body = json_object(self.request.body)
+        if set(body) != {"idle_seconds"}:
+            raise web.HTTPError(400, 'The only accepted body is {"idle_seconds": <number of seconds>}')
+        idle = body["idle_seconds"]
+        if isinstance(idle, bool) or not isinstance(idle, (int, float)) or not 0 <= idle < 10 * 365 * 86400:
+            raise web.HTTPError(400, "idle_seconds must be a number of seconds")
+        spawner.session.note_idle(idle)
+        gpus = (spawner.user_options or {}).get("gpus") or 0
+        metrics.IDLE_STOPS.labels("gpu" if gpus else "cpu").inc()
+        self.log.info("%s: the idle culler stops it after %.0f s without activity", spawner._log_name, idle)
+        self.set_status(201)
+        self.finish(json.dumps({"message": "noted"}))
+
+
+class SessionsHandler(APIHandler):
+    """The cards of "My sessions", as JSON."""
+
+    async def get(self, user_name):
+        if self.current_user is None:
+            raise web.HTTPError(403, "Missing or invalid credentials")
+        if not self.has_scope(f"read:servers!user={user_name}"):
+            raise web.HTTPError(403, f"You may not see {user_name[:64]}'s sessions")
+        user = self.find_user(user_name)
+        if user is None:
+            raise web.HTTPError(404, f"No user {user_name[:64]!r}")
+        found = []
+        for name in sorted(user.orm_spawners):
+            spawner = user.spawners[name]
+            if hasattr(spawner, "session_card"):
+                found.append(await spawner.session_card())
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps({"sessions": found}))
+
+
+HANDLERS = [
+    (r"/api/slurm-interactive/users/([^/]+)/servers/([^/]*)/cancel", CancelHandler),
+    (r"/api/slurm-interactive/users/([^/]+)/server/cancel", CancelHandler),
+    (r"/api/slurm-interactive/users/([^/]+)/servers/([^/]*)/idle", IdleNoteHandler),
+    (r"/api/slurm-interactive/users/([^/]+)/server/idle", IdleNoteHandler),
+    (r"/api/slurm-interactive/users/([^/]+)/sessions", SessionsHandler),
+    (r"/api/slurm-interactive/availability", AvailabilityHandler),
+    (r"/api/slurm-interactive/failure", FailureHandler),
+    (r"/api/slurm-interactive/exited", ExitedHandler),
+    (r"/api/batchspawner", PortHandler),
+]
+

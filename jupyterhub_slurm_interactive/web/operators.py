@@ -1,0 +1,104 @@
+"""The operators' view, ``/hub/sessions``: every session of every user, and the partition's free GPUs.
+
+For hub admins only (others get 403). Each row is a session's card
+(:mod:`web.cards`) with its user, server and how long it has been idle; Stop
+is a form POST (XSRF-checked by the hub) that stops it as JupyterHub's own stop
+does. Below, the free-resource table outside reservations and in each
+reservation, from the hub's shared view of the cluster (no extra Slurm query).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from jupyterhub import orm
+from jupyterhub.handlers import BaseHandler
+from jupyterhub.utils import url_path_join
+from tornado import web
+
+from jupyterhub_slurm_interactive.choice.request import NAME
+from jupyterhub_slurm_interactive.cluster.availability import build_table
+from jupyterhub_slurm_interactive.session.life import NotStarting
+from jupyterhub_slurm_interactive.session.states import clock_time
+from jupyterhub_slurm_interactive.web.cards import duration
+
+
+def idle_since(last_activity: datetime | None, now: datetime | None = None) -> str:
+    """"12 min (since 10:30 UTC)" from JupyterHub's naive-UTC last_activity; "–" if never."""
+    if last_activity is None:
+        return "–"
+    when = last_activity if last_activity.tzinfo else last_activity.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return f"{duration(max(0.0, (now - when).total_seconds()))} (since {when:%H:%M} UTC)"
+
+
+class SessionsPage(BaseHandler):
+    """GET lists every session; POST stops one (user and server in the form)."""
+
+    def _require_admin(self):
+        user = self.current_user
+        if user is None or not user.admin:
+            raise web.HTTPError(403, "Only the hub's administrators see every session")
+        return user
+
+    @web.authenticated
+    async def get(self):
+        admin = self._require_admin()
+        rows = []
+        active = self.db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None))
+        for orm_spawner in sorted(active, key=lambda s: (s.user.name, s.name)):
+            user = self.users[orm_spawner.user]
+            spawner = user.spawners[orm_spawner.name]
+            if not hasattr(spawner, "session_card"):
+                continue
+            card = await spawner.session_card()
+            rows.append({**card, "user": user.name, "idle": idle_since(orm_spawner.last_activity)})
+        tables, taken_at = await self._tables(admin)
+        html = await self.render_template(
+            "sessions.html", rows=rows, tables=tables, taken_at=taken_at,
+            gpus_held=sum(int(r["gpus"] or 0) for r in rows if r["phase"] in ("starting", "running")),
+            stopped=self.get_argument("stopped", ""), problem=self.get_argument("problem", ""),
+            stop_url=url_path_join(self.hub.base_url, "sessions"))
+        self.finish(html)
+
+    async def _tables(self, admin):
+        """The free-resource tables of the whole partition: outside reservations, then each reservation."""
+        spawner = admin.spawner  # any session spawner has the site's settings and the shared view
+        if not hasattr(spawner, "cluster"):
+            return [], None
+        snapshot = await spawner.cluster().get(max_age=1)  # an operator's look is rare: a fresh one
+        tables = [build_table(snapshot.nodes, snapshot.reservations, spawner.partition, "")]
+        for reservation in snapshot.reservations:
+            if reservation.active and reservation.partition in ("", spawner.partition):
+                tables.append(build_table(snapshot.nodes, snapshot.reservations, spawner.partition, reservation.name))
+        return tables, clock_time(snapshot.taken_at) if snapshot.taken_at else ""
+
+    @web.authenticated
+    async def post(self):
+        self._require_admin()
+        name, server = self.get_body_argument("user", ""), self.get_body_argument("server", "")
+        if not NAME.match(name) or (server and not NAME.match(server)):
+            raise web.HTTPError(400, "Not a user or server name")
+        here = url_path_join(self.hub.base_url, "sessions")
+        user = self.find_user(name)
+        if user is None or server not in user.orm_spawners:
+            raise web.HTTPError(404, f"No session {name}/{server}")
+        spawner = user.spawners[server]
+        label = f"{name}/{server}" if server else name
+        if not spawner.active or spawner.pending == "stop":
+            self.redirect(f"{here}?problem={label} is not running")
+            return
+        self.log.info("%s stops %s's session %r from the operators' view", self.current_user.name, name, server)
+        if spawner.pending:
+            # queued or starting: cancelled at once, as the user's own Cancel does
+            try:
+                await spawner.cancel_start()
+            except NotStarting:
+                self.redirect(f"{here}?problem={label} is between two states: try again in a moment")
+                return
+        else:
+            await self.stop_single_user(user, server)
+        self.redirect(f"{here}?stopped={label}")
+
+
+HANDLERS = [(r"/sessions", SessionsPage)]

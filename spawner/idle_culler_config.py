@@ -1,7 +1,0 @@
-"""jupyterhub-idle-culler's configuration when the hub runs it (spawner.idle): the limits of each session,
-GPU sessions apart, from the environment the hub gives the service."""
-
-from spawner.idle import arbiter
-
-c = get_config()  # noqa: F821
-c.IdleCuller.cull_arbiter_hook = arbiter()

@@ -210,8 +210,9 @@ class InteractiveSlurmSpawner(SlurmSpawner):
                 lost_sight=self.visibility().forget)
         return self._session
 
-    # batchspawner's job_id is the session's
-    job_id = property(lambda self: self.session.job_id, lambda self, value: setattr(self.session, "job_id", value))
+    # batchspawner's job_id is the session's record's: batchspawner's own load_state and clear_state assign it,
+    # and the session's record, loaded or cleared right after, is what counts
+    job_id = property(lambda self: self.session.job_id, lambda self, value: None)
 
     def _output_path(self, job_id: str = "%j") -> str:
         return batch_script.output_path(self.output_file, pwd.getpwnam(self.user.name).pw_dir, job_id)
@@ -340,7 +341,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         session = self.session
         session.timing, session.ssl_options = self._timing(), certs.hub_client_context(self)
         session.accept_token(self.api_token)
-        session.last_end = {}
+        session.forget_last_end()
         reconcile_jobs.start(self)
         tokens.revoke_stale_server_tokens(self)
         await self.check_visibility()

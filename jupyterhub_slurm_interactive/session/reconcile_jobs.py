@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-import time
 
 from jupyterhub import orm
 
@@ -39,7 +38,7 @@ def _starting(spawner) -> set[tuple[str, str]]:
 def _adopt(spawner, d: Decision):
     for sp in _spawners(spawner):
         if (sp.user.name, sp.name) == (d.user, d.server) and sp.session.starting and not sp.session.job_id:
-            sp.session.job_id, sp.session.submitted_at = d.job_id, time.time()
+            sp.session.adopt(d.job_id)
             sp._save_state()
 
 

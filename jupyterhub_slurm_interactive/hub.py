@@ -9,21 +9,27 @@ Importing the package changes nothing in JupyterHub. ``enable(c)``:
   configuration names one already (a site's subclass, say);
 - adds our page templates to ``c.JupyterHub.template_paths``, after the site's own (which override ours)
   and before JupyterHub's;
-- adds our API routes and pages, replacing batchspawner's port handler and JupyterHub's spawn page
+- adds our API routes and pages, replacing batchspawner's port handler and JupyterHub's spawn and home pages
   (:func:`~patches.install_routes`), and on JupyterHub 6 keeps a replaced
   spawner where the hub's handlers see it (:func:`~patches.keep_replaced_spawner`);
 - adds the idle culler as a hub service with its role, from ``c.IdleSessions`` (a bad limit stops the hub);
+- refuses batchspawner's settings that do nothing here (:data:`settings.REFUSED`), and says which it honours;
 - has ``/hub/metrics`` read the live sessions at each scrape;
 - checks, as the hub starts, that it sees its sessions' jobs, and logs the fix if not.
 """
 
 from __future__ import annotations
 
+import logging
+
 from jupyterhub_slurm_interactive import patches
 from jupyterhub_slurm_interactive.cluster import visibility
-from jupyterhub_slurm_interactive.ops import idle, metrics
+from jupyterhub_slurm_interactive.ops import idle
 from jupyterhub_slurm_interactive.session.templating import hub_templates_path
+from jupyterhub_slurm_interactive.settings import HONOURED, refuse_batchspawner_settings
+from jupyterhub_slurm_interactive.shared import Shared
 from jupyterhub_slurm_interactive.web.handlers import HANDLERS as API
+from jupyterhub_slurm_interactive.web.home_page import HANDLERS as HOME
 from jupyterhub_slurm_interactive.web.operators import HANDLERS as OPERATORS
 from jupyterhub_slurm_interactive.web.spawn_page import HANDLERS as SPAWN
 
@@ -31,14 +37,19 @@ SPAWNER = "slurm-interactive"  # the entry point of InteractiveSlurmSpawner
 
 
 def enable(c) -> None:
-    """Enable interactive Slurm sessions in the hub whose configuration is ``c``."""
+    """Enable interactive Slurm sessions in the hub whose configuration is ``c``. A batchspawner setting that
+    does nothing here stops the hub with a ValueError naming it (settings.REFUSED)."""
+    log = logging.getLogger("JupyterHub")
+    for name, value in refuse_batchspawner_settings(c).items():
+        log.warning("batchspawner's %s=%r is honoured as InteractiveSlurmSpawner.%s", name, value, HONOURED[name])
     if "spawner_class" not in c.JupyterHub:
         c.JupyterHub.spawner_class = SPAWNER
     ours = hub_templates_path()
     paths = [p for p in c.JupyterHub.get("template_paths", []) if p != ours]
     c.JupyterHub.template_paths = [*paths, ours]
-    patches.install_routes(API, OPERATORS + SPAWN)
+    patches.install_routes(API, OPERATORS + SPAWN + HOME)
     patches.keep_replaced_spawner()
     idle.configure(c)
-    metrics.register()
-    visibility.check_when_the_hub_starts(timeout=c.InteractiveSlurmSpawner.get("slurm_timeout", 30))
+    Shared.register_metrics()
+    shared = Shared.default(timeout=c.InteractiveSlurmSpawner.get("slurm_timeout", 30))
+    visibility.check_when_the_hub_starts(shared.visibility)

@@ -1,148 +1,64 @@
 """The spawner: a JupyterHub session as an oversubscribed Slurm batch job.
 
-``InteractiveSlurmSpawner`` keeps the site's settings (its traits, whose help is their documentation) and
-JupyterHub's hooks; each hook hands the work to the module that owns it:
+``InteractiveSlurmSpawner`` is JupyterHub's hooks; each hands the work to the part that owns it:
 
-- what a user may choose and its bounds: :mod:`choice.choices`, checked by :mod:`choice.request`;
-- the form: :mod:`web.form`; the table of free resources: :mod:`cluster.availability`;
+- the site's settings, and how batchspawner's carry over: :mod:`settings`;
+- what is shared by every session of the hub (the runner, the views, the key pool): :mod:`shared`;
+- what a user may ask for, the form and the one check of a request: :mod:`web.form_side`;
+- the cards of "My sessions", the home page and the metrics: :mod:`web.card_side`;
 - the batch script: :mod:`session.batch_script`;
-- the job's life (submit, wait, port, answer, restart, end, stop): :mod:`session.life`;
-- Slurm itself: one runner object (:mod:`slurm.runner`) and the shared views of :mod:`cluster.views`;
-- the home page's card: :mod:`web.summary`.
+- the job's life (submit, wait, port, answer, restart, end, stop): :mod:`session.life`.
 
-It subclasses batchspawner's ``SlurmSpawner`` for its traits and its port protocol, and replaces what it
-does badly: the script is rendered only from a validated request, the queue is read by the hub's own user
-in one ``squeue`` shared by every session, the server is reached at the node's ``NodeAddr``, and the API
-token travels in the environment only.
+It subclasses batchspawner's ``SlurmSpawner`` for its port protocol, and replaces what it does badly: the
+script is rendered only from a checked request, the queue is read by the hub's own user in one ``squeue``
+shared by every session, the server is reached at the node's ``NodeAddr``, and the API token travels in the
+environment only.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import pwd
 
 from batchspawner import SlurmSpawner
-from jupyterhub.utils import url_path_join
 from sqlalchemy.orm import object_session
 from tornado import web
-from traitlets import Any, Bool, Dict, Float, Integer, List, TraitError, Unicode, default, observe, validate
+from traitlets import Unicode, default, observe
 
-from jupyterhub_slurm_interactive.choice import offer
-from jupyterhub_slurm_interactive.choice.releases import INTERFACE_URLS, list_releases
-from jupyterhub_slurm_interactive.choice.request import (
-    FIELDS,
-    InvalidRequest,
-    ResourceRequest,
-    from_form,
-    parse_request,
-)
+from jupyterhub_slurm_interactive.choice.releases import INTERFACE_URLS
+from jupyterhub_slurm_interactive.choice.request import ResourceRequest
 from jupyterhub_slurm_interactive.cluster import reconcile
-from jupyterhub_slurm_interactive.cluster.availability import build_table, fit_warning
-from jupyterhub_slurm_interactive.cluster.views import shared_accounts, shared_cluster, shared_poller
-from jupyterhub_slurm_interactive.cluster.visibility import JobVisibility, shared_visibility
-from jupyterhub_slurm_interactive.ops import metrics, usage
+from jupyterhub_slurm_interactive.cluster.views import ClusterCache, JobPoller
+from jupyterhub_slurm_interactive.cluster.visibility import JobVisibility
 from jupyterhub_slurm_interactive.session import batch_script, certs, reconcile_jobs, tokens
 from jupyterhub_slurm_interactive.session.life import Cancelled, Session, SessionError, Timing
 from jupyterhub_slurm_interactive.session.states import clock_time
-from jupyterhub_slurm_interactive.session.templating import hub_templates_path  # noqa: F401 - the package's interface
-from jupyterhub_slurm_interactive.slurm.runner import SlurmError, default_runner
-from jupyterhub_slurm_interactive.web import cards, form
-from jupyterhub_slurm_interactive.web.summary import session_summary
-
-#: Refused form POSTs, shown once by the next render of the form (by user and server).
-FORM_STASH = form.FormStash()
+from jupyterhub_slurm_interactive.settings import SessionSettings, batchspawner_settings, carried_over
+from jupyterhub_slurm_interactive.shared import Shared
+from jupyterhub_slurm_interactive.web.card_side import CardSide
+from jupyterhub_slurm_interactive.web.form_side import FormSide
 
 
-class InteractiveSlurmSpawner(SlurmSpawner):
+class InteractiveSlurmSpawner(FormSide, CardSide, SessionSettings, SlurmSpawner):
     """Start each user's server as a job on the interactive Slurm partition."""
-
-    # ------------------------------------------------------------------ site settings
-    partition = Unicode("interactive", help="The Slurm partition sessions run in: an oversubscribed partition of "
-                        "GPU nodes (OverSubscribe=FORCE:5 shares each core among up to five jobs).").tag(config=True)
-    releases_dir = Unicode("/opt/releases", help="The directory of the software releases, one sub-directory each "
-                           "with a release.json manifest and a Python environment with jupyterhub-singleuser."
-                           ).tag(config=True)
-    default_cores = Integer(1, help="Cores of a session when the user does not choose.").tag(config=True)
-    default_memory = Integer(2000, help="Memory of a session in MB when the user does not choose.").tag(config=True)
-    default_gpus = Integer(0, help="GPUs of a session when the user does not choose.").tag(config=True)
-    default_hours = Integer(1, help="Walltime of a session in hours when the user does not choose.").tag(config=True)
-    max_hours = Integer(0, help="The longest session in hours. 0 means the partition's MaxTime as Slurm reports it."
-                        ).tag(config=True)
-    min_memory = Integer(100, help="The least memory in MB a session may ask for.").tag(config=True)
-    job_name = Unicode("jupyterhub-session", help="The Slurm job name of sessions, to recognise them in squeue."
-                       ).tag(config=True)
-    output_file = Unicode("{home}/.jupyterhub-session-%j.log", help="The job's output file; {home} is the user's home, "
-                          "%j the job ID (a dot file, out of the way in the file browser). It is created readable by "
-                          "its owner only.").tag(config=True)
-    extra_sbatch_options = List(Unicode(), help="Further #SBATCH options for every session, e.g. "
-                                "['--qos=interactive']. Each must be plain words (no quotes or shell characters)."
-                                ).tag(config=True)
-    prologue = Unicode("", help="Shell lines run in the job before the server starts (site-wide, not per user)."
-                       ).tag(config=True)
-    use_accounting = Bool(True, help="Read each user's accounts from Slurm accounting (sacctmgr). Turn off on sites "
-                          "without slurmdbd: then the form offers the accounts listed in `accounts`, or no account "
-                          "field.").tag(config=True)
-    accounts = List(Unicode(), help="Accounts to offer where Slurm accounting is not used (use_accounting off, or no "
-                    "slurmdbd). Empty: the form has no account field and jobs use Slurm's default.").tag(config=True)
-    accounts_cache_seconds = Float(60, help="How long a user's accounts, read from sacctmgr, are kept before asking "
-                                   "again.").tag(config=True)
-    reservation_lookahead_hours = Integer(24, help="Reservations starting within this many hours are offered along "
-                                          "with the active ones.").tag(config=True)
-    availability_interval = Float(5, help="Seconds between two looks at the cluster (nodes, reservations, "
-                                  "partitions). However many users have the form open, Slurm is asked at most once "
-                                  "per interval; the table in the form refreshes itself at this pace.").tag(config=True)
-    queue_interval = Float(10.0, help="Seconds between two looks at the queue for the running sessions: one squeue "
-                           "for all of this hub's jobs, shared by every session, however many there are."
-                           ).tag(config=True)
-    check_view_max_age = Float(60, help="Seconds: a start checks its request (the partition's limits, the "
-                               "reservations this user may use) and names the nodes' addresses in its certificate "
-                               "from the hub's last view of the cluster if it "
-                               "is younger than this, instead of asking Slurm again first. A request it would "
-                               "refuse is checked again on a view as fresh as the pages' (availability_interval), "
-                               "and sbatch refuses what Slurm cannot run."
-                               ).tag(config=True)
-    startup_poll_interval = Float(1.0, help="Seconds between two looks at the queue while a session starts (still "
-                                  "one squeue for all the sessions starting at that moment), to say why it waits. "
-                                  "It does not delay a start: the server's port report is the sign that the job "
-                                  "runs, and the queue is asked at once then.").tag(config=True)
-    pending_timeout = Float(4 * 3600, help="Seconds a session may wait in the queue before it is cancelled and the "
-                            "user told why: the longest wait the site allows (4 hours by default). The user may "
-                            "close the browser meanwhile, come back to the progress page, or cancel it. JupyterHub's "
-                            "start_timeout follows it (pending_timeout + http_timeout + 60 s), so the two never "
-                            "disagree; setting start_timeout has no effect.").tag(config=True)
-    stop_wait = Float(3, help="Seconds Stop waits for the cancelled job to leave the node (its GPUs are then free)."
-                      ).tag(config=True)
-    slurm_timeout = Integer(30, help="Seconds to wait for a Slurm command before treating the controller as "
-                            "unreachable.").tag(config=True)
-    session_mark = Unicode("jupyterhub", help="This hub's mark on its session jobs (--comment=MARK:user:server): "
-                           "jobs that carry it and that no server holds are adopted by their starting server or "
-                           "cancelled. Give each hub that shares a cluster its own mark.").tag(config=True)
-    runner = Any(help="The object that runs Slurm's commands: ``await runner.run(argv, input=None, env=None)`` "
-                 "returns the standard output or raises slurm.runner.SlurmError. Every Slurm command of the hub "
-                 "goes through it. The default runs them as subprocesses of the hub; a site whose hub is not a Slurm "
-                 "client may give one that runs them elsewhere, and tests give one that plays back recorded output."
-                 ).tag(config=True)
-
-    @validate("pending_timeout")
-    def _valid_pending_timeout(self, proposal):
-        if not proposal["value"] > 0:
-            raise TraitError(f"InteractiveSlurmSpawner.pending_timeout must be a positive number of seconds, "
-                             f"not {proposal['value']!r}")
-        return proposal["value"]
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        honoured, _ = batchspawner_settings(self.config)  # the refused ones stopped the hub (hub.enable)
+        ours = {"extra_sbatch_options": list(self.extra_sbatch_options), "prologue": self.prologue,
+                "epilogue": self.epilogue}
+        for name, value in carried_over(honoured, ours).items():
+            setattr(self, name, value)
         self._tie_start_timeout()
-        metrics.track(self)
+        self.shared.spawners.add(self)
         if self.internal_ssl:
-            certs.SESSION_KEYS.fill()  # keys for the first starts, made while the hub starts
+            self.shared.keys.fill()  # keys for the first starts, made while the hub starts
 
     @observe("pending_timeout", "http_timeout")
     def _tie_start_timeout(self, change=None):
         """JupyterHub gives up a start after start_timeout: never before the session's own limits."""
         self.start_timeout = int(self.pending_timeout + self.http_timeout + 60)
 
-    # ------------------------------------------------------------------ batchspawner traits
+    # ------------------------------------------------------------------ batchspawner's settings, ours
     exec_prefix = Unicode("sudo -n -u {username}", help="How the hub runs sbatch and scancel as the user. sudoers "
                           "must allow exactly these two commands, and keep JUPYTERHUB_* in the environment (env_keep)."
                           ).tag(config=True)
@@ -163,26 +79,27 @@ class InteractiveSlurmSpawner(SlurmSpawner):
 
     @default("runner")
     def _runner_default(self):
-        runner = default_runner(self.slurm_timeout)
-        runner.on_command = runner.on_command or metrics.observe_command
-        return runner
+        return Shared.default(self.slurm_timeout).runner
 
-    last_options = Dict(help="The last request that was accepted (kept across sessions, for the form).")
+    @default("options_form")
+    def _options_form_default(self):
+        return lambda spawner: spawner.render_options_form()
 
-    # ------------------------------------------------------------------ Slurm and the session
-    def cluster(self):
-        view = shared_cluster(self.runner, self.availability_interval)
-        metrics.track_view("cluster", view)
-        return view
+    # ------------------------------------------------------------------ what the hub's sessions share
+    @property
+    def shared(self) -> Shared:
+        """The hub's shared state (:mod:`shared`): one for the runner this spawner uses."""
+        return Shared.of(self.runner)
 
-    def poller(self):
-        view = shared_poller(self.runner, self.queue_interval, self.job_name)
-        metrics.track_view("queue", view)
-        return view
+    def cluster(self) -> ClusterCache:
+        return self.shared.cluster(self.availability_interval)
+
+    def poller(self) -> JobPoller:
+        return self.shared.poller(self.queue_interval, self.job_name)
 
     def visibility(self) -> JobVisibility:
         """Whether the hub sees its sessions' jobs (:mod:`cluster.visibility`); no session starts while not."""
-        return shared_visibility(self.runner, self.log)
+        return self.shared.visibility
 
     async def check_visibility(self):
         """A 503 that says what is wrong when the hub cannot see its sessions' jobs."""
@@ -207,7 +124,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
                 exec_prefix=self.exec_prefix, timing=self._timing(), log=self.log, log_name=self._log_name,
                 output_path=self._output_path, save=self._save_state,
                 mark=reconcile.make_mark(self.session_mark, self.user.name, self.name),
-                lost_sight=self.visibility().forget)
+                lost_sight=self.visibility().forget, clock=self.shared.clock)
         return self._session
 
     # batchspawner's job_id is the session's record's: batchspawner's own load_state and clear_state assign it,
@@ -226,109 +143,22 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         if session is not None:
             session.commit()
 
-    # ------------------------------------------------------------------ what the user may choose, the form
-    def offer_settings(self) -> offer.OfferSettings:
-        names = [f.name for f in dataclasses.fields(offer.OfferSettings)]
-        return offer.OfferSettings(**{n: getattr(self, n) for n in names if n != "accounts"},
-                                   accounts=tuple(self.accounts))
-
-    async def offer(self, max_age: float | None = None) -> offer.Offer:
-        """What this user may ask for now (:mod:`choice.offer`); a 503 if Slurm was never reached."""
-        try:
-            return await offer.gather(self.user.name, self.runner, self.cluster(), self.offer_settings(), max_age)
-        except SlurmError as e:
-            raise web.HTTPError(503, f"Slurm cannot be asked about resources right now: {e.message}")
-
-    async def availability(self, reservation: str = "", request: dict | None = None) -> dict:
-        """The table of free resources (JSON-ready), outside reservations or inside one this user may use;
-        with ``request`` (cores, memory, gpus as typed), whether one free node can hold it."""
-        if reservation and reservation not in (await self.offer()).limits.reservations:
-            raise web.HTTPError(403, f"Reservation {reservation[:64]!r} is not one you may use")
-        snapshot = await self.cluster().get()
-        table = build_table(snapshot.nodes, snapshot.reservations, self.partition, reservation)
-        answer = table.as_json()
-        answer.update(taken_at=snapshot.taken_at, stale=snapshot.stale, refresh_seconds=self.availability_interval,
-                      taken_at_text=clock_time(snapshot.taken_at))
-        if request is not None:
-            answer["fit_warning"] = fit_warning(table, request.get("cores"), request.get("memory"),
-                                                request.get("gpus"))
-        return answer
-
-    async def resource_request(self) -> ResourceRequest:
-        """The validated request of this spawn; a 400 naming the field if it is not acceptable."""
-        given = await self.offer(self.check_view_max_age)
-        if not given.accounts and given.accounts_from_slurm:
-            raise web.HTTPError(403, f"{self.user.name} has no Slurm account to run sessions with; "
-                                     "ask the centre to add you to a project")
-        if not given.releases:
-            raise web.HTTPError(503, f"No software release is installed under {self.releases_dir}")
-        try:
-            try:
-                request = parse_request(self.user_options or {}, given.limits, given.defaults)
-            except InvalidRequest:
-                # a refusal is never made on an older view: a reservation made a moment ago is known now
-                given = await self.offer()
-                request = parse_request(self.user_options or {}, given.limits, given.defaults)
-        except InvalidRequest as e:
-            self._forget_options()
-            raise web.HTTPError(400, f"Invalid {e.field}: {e.message}")
-        # what the session runs with, as checked (not as sent), shown by the REST API
-        self.user_options = self.orm_spawner.user_options = request.as_options()
-        self.last_options = request.as_options()
-        return request
-
-    def _forget_options(self):
-        """JupyterHub replays a server's saved user_options when a start names none. Here a
-        start without options means the defaults; the last choices live in last_options."""
-        if self.orm_spawner is not None:
-            self.orm_spawner.user_options = None
-
-    @default("options_form")
-    def _options_form_default(self):
-        return lambda spawner: spawner.render_options_form()
-
-    async def render_options_form(self) -> str:
-        """The resource form with the table of free resources, prefilled with the last choices."""
-        verdict = await self.visibility().get()
-        if not verdict.ok:
-            return form.render_unavailable(verdict.problem, misconfigured=verdict.fix)
-        try:
-            given = await offer.gather(self.user.name, self.runner, self.cluster(), self.offer_settings())
-        except SlurmError as e:
-            return form.render_unavailable(e.message, accounts=isinstance(e, offer.AccountsUnknown))
-        return form.render_form(form.form_view(
-            snapshot=given.snapshot, partition=self.partition, accounts=given.accounts,
-            accounts_from_slurm=given.accounts_from_slurm, usable=given.reservations, releases=given.releases,
-            limits=given.limits, defaults=given.defaults, last_options=self.last_options,
-            refused=FORM_STASH.pop(self.user.name, self.name), last_end=self.session.last_end.get("message", ""),
-            last_end_state=self.session.last_end.get("state", ""),
-            refresh_seconds=self.availability_interval, session_name=self.name,
-            endpoint=url_path_join(self.hub.base_url, "api/slurm-interactive/availability")))
-
-    async def options_from_form(self, formdata):
-        """Check a form POST; a refused one is shown again with each message by its field."""
-        raw = from_form({k: v for k, v in formdata.items() if k != "_xsrf"})
-        given = await self.offer()
-        try:
-            request = parse_request(raw, given.limits, given.defaults, blank_is_error=True)
-        except InvalidRequest as e:
-            values = {k: v for k, v in raw.items() if k in FIELDS and isinstance(v, str)}
-            FORM_STASH.put(self.user.name, self.name, values, e.errors)
-            raise web.HTTPError(400, f"Invalid {e.field}: {e.message}")
-        return request.as_options()
-
     # ------------------------------------------------------------------ the session's life
     def render_batch_script(self, request: ResourceRequest) -> str:
         settings = batch_script.SiteSettings(
             job_name=self.job_name, partition=self.partition, output_file=self.output_file,
             mark=reconcile.make_mark(self.session_mark, self.user.name, self.name),
-            extra_directives=tuple(self.extra_sbatch_options), prologue=self.prologue,
-            server_cmd=tuple(self.cmd), server_args=tuple(self.get_args()))
+            qos=self.qos, extra_directives=tuple(self.extra_sbatch_options), prologue=self.prologue,
+            epilogue=self.epilogue, srun=tuple(self.srun.split()), server_cmd=tuple(self.cmd),
+            server_args=tuple(self.get_args()))
         return batch_script.render_batch_script(request, self.release_of(request), settings,
                                                 pwd.getpwnam(self.user.name).pw_dir)
 
     def release_of(self, request: ResourceRequest):
-        return next(r for r in list_releases(self.releases_dir) if r.name == request.release)
+        release = self.shared.releases.find(self.releases_dir, request.release)
+        if release is None:  # removed between the check of the request and now
+            raise web.HTTPError(503, f"Release {request.release} is no longer installed; choose another")
+        return release
 
     _saved_http_timeout = None
 
@@ -352,7 +182,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         try:
             where = await session.start(self.render_batch_script(request),
                                         batch_script.submit_environment({**self.get_env(), **self._ssl_environment}),
-                                        request.as_options(), self.server.base_url if self.server else "/")
+                                        request, self.server.base_url if self.server else "/")
             self.cluster().expire()  # the next table counts this session's GPUs and memory taken
             return where
         except Cancelled as e:
@@ -360,7 +190,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             raise web.HTTPError(e.status, e.message) from e
         except SessionError as e:
             if e.status == 400:  # what made Slurm refuse may be an association removed meanwhile
-                shared_accounts(self.runner, self.accounts_cache_seconds).forget(self.user.name)
+                self.shared.accounts(self.accounts_cache_seconds).forget(self.user.name)
             raise RuntimeError(e.message) if e.status == 500 else web.HTTPError(e.status, e.message) from e
 
     @property
@@ -395,7 +225,8 @@ class InteractiveSlurmSpawner(SlurmSpawner):
             session.port = self.server.port
         session.timing, session.ssl_options = self._timing(), certs.hub_client_context(self)
         try:
-            where = await session.resume(self.server.base_url if self.server else "/", self.http_timeout)
+            where = await session.resume(self.server.base_url if self.server else "/", self.http_timeout,
+                                         self.request)
         except Exception as e:  # noqa: BLE001 - never stop the hub from starting
             log = self.log.info if isinstance(e, Cancelled) else self.log.error
             log("%s: could not follow job %s after the restart: %s", self._log_name, self.job_id, e)
@@ -427,7 +258,7 @@ class InteractiveSlurmSpawner(SlurmSpawner):
         self.log.info("Creating certs for %s: %s", self._log_name, ";".join(names))
         ca = "notebooks-ca"
         paths = await certs.create_signed_pair(self.internal_certs_location, f"user-{self.user.name or 'service'}",
-                                               ca, names)
+                                               ca, names, keys=self.shared.keys, signing=self.shared.signing)
         return {**paths, "cafile": self.internal_trust_bundles[ca]}
 
     _ssl_environment: dict = {}
@@ -441,81 +272,26 @@ class InteractiveSlurmSpawner(SlurmSpawner):
     def clear_state(self):
         super().clear_state()
         self.session.clear()
+        self.request = None
 
     def get_state(self):
         state = {**super().get_state(), **self.session.to_state()}
-        if self.last_options:
-            state["last_options"] = dict(self.last_options)
+        if self.request:
+            state["request"] = self.request.as_options()
+        if self.last_request:
+            state["last_options"] = self.last_request.as_options()
         return state
 
     def load_state(self, state):
         super().load_state(state)
         self.session.from_state(state)
-        if isinstance(state.get("last_options"), dict):
-            self.last_options = state["last_options"]
+        # a session started before the request was saved has it in JupyterHub's user_options
+        self.request = ResourceRequest.from_saved(state.get("request")) or (
+            ResourceRequest.from_saved(self.user_options) if self.job_id else None)
+        self.last_request = ResourceRequest.from_saved(state.get("last_options")) or self.last_request
 
-    # ------------------------------------------------------------------ My sessions (web.cards)
+    # ------------------------------------------------------------------ My sessions
     async def cancel_start(self) -> str:
         """The user cancels this session while it is queued or starting (session.life.NotStarting if it
         is not): the job is cancelled at once, and the start ends with the user's choices kept."""
         return await self.session.cancel_start()
-
-    async def usage(self) -> dict | None:
-        """What the last finished session used, from sacct; kept in the state once Slurm's figures are final."""
-        end = self.session.last_end
-        job = str(end.get("job_id", "") or "")
-        if not job:
-            return None
-        if isinstance(end.get("usage"), dict):
-            return end["usage"]
-        try:
-            found = usage.parse_sacct(await self.runner.run(usage.sacct_argv(job)))
-        except SlurmError as e:
-            self.log.warning("%s: sacct could not say what job %s used: %s", self._log_name, job, e.message)
-            return None
-        if found is None:
-            return None
-        figures = found.as_json()
-        if found.final:
-            end["usage"] = figures
-            if not self.active:
-                self._save_state()
-        return figures
-
-    def _flags(self) -> cards.Flags:
-        session = self.session
-        return cards.Flags(active=bool(self.active), ready=bool(self.ready), pending=self.pending,
-                           starting=session.starting, node=session.node, ended=bool(session.last_end))
-
-    def metrics_view(self) -> tuple[str, dict, bool] | None:
-        """(phase, request, whether its job holds a node) for ops.metrics, from memory only; None for a
-        spawner the hub has replaced (a failed start leaves the old object alive, on the same server)."""
-        holder = getattr(getattr(self, "user", None), "spawners", None)
-        if holder is None or dict.get(holder, self.name) is not self:
-            return None
-        entry = (self.poller().peek() or {}).get(self.job_id) if self.job_id else None
-        phase = cards.phase(self._flags(), entry)
-        holds = bool(self.job_id) and phase in ("starting", "running", "stopping") and bool(
-            self.session.node or (entry is not None and entry.running))
-        return phase, dict(self.user_options or {}), holds
-
-    async def session_card(self) -> dict:
-        """This session's card on "My sessions" (web.cards), from what the hub knows now; a finished
-        session's usage is asked of sacct once."""
-        session = self.session
-        options = self.user_options or self.last_options or {}
-        release = next((r for r in list_releases(self.releases_dir) if r.name == options.get("release")), None)
-        entry = (self.poller().peek() or {}).get(self.job_id) if self.job_id else None
-        flags = self._flags()
-        ended = cards.phase(flags, entry) == "ended"
-        return cards.session_card(self.name, flags, dict(self.last_options or options) if ended else options,
-                                  release, entry, job_id=self.job_id, last_end=session.last_end,
-                                  usage=await self.usage() if ended else None)
-
-    def session_summary(self) -> dict:
-        """What the home page shows of this session, from what is known now (no Slurm query)."""
-        options = self.user_options or self.last_options or {}
-        release = next((r for r in list_releases(self.releases_dir) if r.name == options.get("release")), None)
-        entry = (self.poller().peek() or {}).get(self.job_id)
-        return session_summary(options, release, entry, job_id=self.job_id, node=self.session.node,
-                               last_end=self.session.last_end)

@@ -10,9 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jupyterhub_slurm_interactive.choice import choices
-from jupyterhub_slurm_interactive.choice.releases import Release, list_releases
+from jupyterhub_slurm_interactive.choice.releases import Release, ReleaseShelf
 from jupyterhub_slurm_interactive.choice.request import Limits
-from jupyterhub_slurm_interactive.cluster.views import AccountsUnavailable, Snapshot, shared_accounts, unix_groups
+from jupyterhub_slurm_interactive.cluster.views import (
+    AccountCache,
+    AccountsUnavailable,
+    ClusterCache,
+    GroupCache,
+    Snapshot,
+)
 from jupyterhub_slurm_interactive.slurm import commands as slurm
 from jupyterhub_slurm_interactive.slurm.runner import SlurmError
 
@@ -29,10 +35,21 @@ class OfferSettings:
     use_accounting: bool = True
     accounts: tuple[str, ...] = ()
     accounts_cache_seconds: float = 60
+    availability_interval: float = 5
     default_cores: int = 1
     default_memory: int = 2000
     default_gpus: int = 0
     default_hours: int = 1
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where an offer is read from: the hub's shared views (``Shared.sources``)."""
+
+    cluster: ClusterCache
+    accounts: AccountCache
+    groups: GroupCache
+    releases: ReleaseShelf
 
 
 @dataclass(frozen=True)
@@ -46,13 +63,13 @@ class Offer:
     defaults: dict
 
 
-async def user_accounts(user: str, runner, settings: OfferSettings) -> tuple[list[str], bool]:
+async def user_accounts(user: str, accounts: AccountCache, settings: OfferSettings) -> tuple[list[str], bool]:
     """The user's accounts (default first), and whether they come from Slurm accounting.
     Without accounting (``use_accounting`` off, or no slurmdbd) the configured ``accounts`` are offered."""
     if not settings.use_accounting:
         return list(settings.accounts), False
     try:
-        return await shared_accounts(runner, settings.accounts_cache_seconds).accounts(user), True
+        return await accounts.accounts(user), True
     except AccountsUnavailable:
         return list(settings.accounts), False
     except SlurmError as e:  # slurmdbd or its database away, and this user never seen since the hub started
@@ -69,15 +86,16 @@ def defaults(settings: OfferSettings, releases: list[Release]) -> dict:
             "hours": settings.default_hours, "release": releases[0].name if releases else ""}
 
 
-async def gather(user: str, runner, cluster, settings: OfferSettings, max_age: float | None = None) -> Offer:
+async def gather(user: str, sources: Sources, settings: OfferSettings, max_age: float | None = None) -> Offer:
     """Everything a user is offered now; with ``max_age``, from a view of the cluster up to that old.
     Raises :class:`~slurm.runner.SlurmError` when Slurm has never answered (a later failure serves the
     last view, marked stale)."""
+    cluster = sources.cluster
     snapshot = await (cluster.get() if max_age is None else cluster.recent(max_age))
-    accounts, from_slurm = await user_accounts(user, runner, settings)
-    usable = choices.usable_reservations(snapshot.reservations, user, accounts, unix_groups(user),
+    accounts, from_slurm = await user_accounts(user, sources.accounts, settings)
+    usable = choices.usable_reservations(snapshot.reservations, user, accounts, sources.groups.groups(user),
                                          settings.partition, settings.reservation_lookahead_hours)
-    releases = list_releases(settings.releases_dir)
+    releases = sources.releases.releases(settings.releases_dir)
     limits = choices.request_limits(
         snapshot.nodes, snapshot.partitions.get(settings.partition, {}), settings.partition,
         max_hours=settings.max_hours, accounts=accounts, reservations=usable, releases=releases,

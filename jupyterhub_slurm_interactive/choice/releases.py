@@ -90,21 +90,31 @@ def load_release(path: str) -> Release | None:
     )
 
 
-_CACHE: dict = {}
+class ReleaseShelf:
+    """The installed releases, read again every ``ttl`` seconds, so a release installed or removed shows
+    without restarting the hub; one shelf per hub (:class:`~shared.Shared`)."""
+
+    def __init__(self, ttl: float = 5.0, clock=time):
+        self.ttl = ttl
+        self.clock = clock
+        self._entries: dict[str, tuple[float, tuple[Release, ...]]] = {}
+
+    def releases(self, releases_dir: str) -> list[Release]:
+        """The releases under ``releases_dir``, newest first (by date, then name)."""
+        hit = self._entries.get(releases_dir)
+        if hit and self.clock.monotonic() - hit[0] < self.ttl:
+            return list(hit[1])
+        releases = list_releases(releases_dir)
+        self._entries[releases_dir] = (self.clock.monotonic(), tuple(releases))
+        return releases
+
+    def find(self, releases_dir: str, name: str) -> Release | None:
+        """The release of that name, or None if it is not installed (any more)."""
+        return next((r for r in self.releases(releases_dir) if r.name == name), None)
 
 
-def list_releases(releases_dir: str, ttl: float = 5.0) -> list[Release]:
-    """The installed releases, newest first (by date, then name); read again every few seconds,
-    so a release installed or removed shows without restarting the hub."""
-    hit = _CACHE.get(releases_dir)
-    if hit and time.monotonic() - hit[0] < ttl:
-        return list(hit[1])
-    releases = _scan(releases_dir)
-    _CACHE[releases_dir] = (time.monotonic(), tuple(releases))
-    return releases
-
-
-def _scan(releases_dir: str) -> list[Release]:
+def list_releases(releases_dir: str) -> list[Release]:
+    """The installed releases, newest first (by date, then name), read from the disk now."""
     try:
         entries = sorted(os.listdir(releases_dir))
     except OSError as e:

@@ -59,7 +59,24 @@ class ResourceRequest:
     reservation: str = ""
 
     def as_options(self) -> dict:
+        """As JSON, for JupyterHub's ``user_options`` and the hub's saved state."""
         return asdict(self)
+
+    @classmethod
+    def from_saved(cls, saved) -> ResourceRequest | None:
+        """A request the hub saved itself (checked when it was made), or None if ``saved`` is not one."""
+        if not isinstance(saved, dict):
+            return None
+        try:
+            numbers = {k: saved[k] for k in ("cores", "memory", "gpus", "hours")}
+            names = {k: saved.get(k, "") for k in ("release", "ui", "account", "reservation")}
+        except KeyError:
+            return None
+        if not all(type(v) is int and v >= 0 for v in numbers.values()):
+            return None
+        if not all(isinstance(v, str) and (v == "" or NAME.match(v)) for v in names.values()):
+            return None
+        return cls(**numbers, **names)
 
 
 def _one(options: dict, key: str):

@@ -7,7 +7,7 @@ event loop never blocks on Slurm. A failed refresh is not retried before the
 interval passes either; callers then get the last good view, marked stale.
 
 Each view asks Slurm through the runner it was made with (:mod:`slurm.runner`);
-the hub keeps one view of each kind per runner.
+the hub keeps one view of each kind, in its one :class:`~shared.Shared`.
 """
 
 from __future__ import annotations
@@ -191,27 +191,6 @@ class JobPoller(SharedQuery):
         return {e.job_id: e for e in slurm.parse_squeue(out)}
 
 
-_SHARED: dict = {}
-
-
-def shared_cluster(runner, interval: float) -> ClusterCache:
-    """The hub's one cluster view for this runner (created on first use; the interval follows the config)."""
-    cache = _SHARED.get(("cluster", id(runner)))
-    if cache is None or cache.runner is not runner:
-        cache = _SHARED[("cluster", id(runner))] = ClusterCache(runner, interval)
-    cache.interval = interval
-    return cache
-
-
-def shared_poller(runner, interval: float, job_name: str) -> JobPoller:
-    """The hub's one job poller for this runner and job name."""
-    poller = _SHARED.get(("poller", id(runner), job_name))
-    if poller is None or poller.runner is not runner:
-        poller = _SHARED[("poller", id(runner), job_name)] = JobPoller(runner, interval, job_name)
-    poller.interval = interval
-    return poller
-
-
 # ----------------------------------------------------------------------------- accounts
 
 
@@ -276,27 +255,23 @@ def parse_accounts(assoc_output: str, default_output: str) -> list[str]:
     return accounts
 
 
-def shared_accounts(runner, ttl: float) -> AccountCache:
-    """The hub's one cache of users' accounts for this runner."""
-    cache = _SHARED.get(("accounts", id(runner)))
-    if cache is None or cache.runner is not runner:
-        cache = _SHARED[("accounts", id(runner))] = AccountCache(runner, ttl=ttl)
-    cache.ttl = ttl
-    return cache
+class GroupCache:
+    """Each user's Unix groups (for reservations granted to a group), kept for ``ttl`` seconds: reading
+    the whole group database on every page load is slow with a directory service."""
 
+    def __init__(self, ttl: float = 60.0, read=None, clock=time):
+        self.ttl = ttl
+        self.read = read or _read_groups
+        self.clock = clock
+        self._entries: dict[str, tuple[float, list[str]]] = {}
 
-_GROUPS: dict = {}
-
-
-def unix_groups(user: str, ttl: float = 60.0) -> list[str]:
-    """The user's Unix groups (for reservations granted to a group), kept for a minute:
-    reading the whole group database on every page load is slow with a directory service."""
-    hit = _GROUPS.get(user)
-    if hit and time.monotonic() - hit[0] < ttl:
-        return hit[1]
-    groups = _read_groups(user)
-    _GROUPS[user] = (time.monotonic(), groups)
-    return groups
+    def groups(self, user: str) -> list[str]:
+        hit = self._entries.get(user)
+        if hit and self.clock.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        groups = self.read(user)
+        self._entries[user] = (self.clock.monotonic(), groups)
+        return groups
 
 
 def _read_groups(user: str) -> list[str]:

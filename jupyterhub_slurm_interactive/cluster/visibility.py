@@ -182,26 +182,12 @@ class JobVisibility:
         return verdict
 
 
-_SHARED: dict = {}
-
-
-def shared_visibility(runner, log: logging.Logger | None = None) -> JobVisibility:
-    """The hub's one visibility check for this runner."""
-    check = _SHARED.get(id(runner))
-    if check is None or check.runner is not runner:
-        check = _SHARED[id(runner)] = JobVisibility(runner, log=log)
-    return check
-
-
-def check_when_the_hub_starts(runner=None, log: logging.Logger | None = None, timeout: float = 30):
+def check_when_the_hub_starts(check: JobVisibility):
     """Check once, as the hub starts, and log an error naming the fix if the hub cannot see its jobs.
-    Call it from the hub's configuration file (which JupyterHub loads inside its event loop); outside a
-    running loop (``jupyterhub upgrade-db``, ``--generate-config``) it does nothing."""
-    from jupyterhub_slurm_interactive.slurm.runner import default_runner
+    Called while JupyterHub loads its configuration (inside its event loop); outside a running loop
+    (``jupyterhub upgrade-db``, ``--generate-config``) it does nothing."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return None
-    log = log or logging.getLogger("JupyterHub")
-    check = shared_visibility(runner or default_runner(timeout), log)
     return loop.create_task(check.get())

@@ -18,7 +18,6 @@ plots them.
 from __future__ import annotations
 
 import time
-import weakref
 
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -73,7 +72,7 @@ STATES = ("queued", "starting", "running", "stopping")
 
 class SessionsCollector:
     """Reads the live sessions at each scrape. ``spawners()`` gives the hub's session spawners, each with
-    ``metrics_view()`` → (phase, request dict, whether its job holds a node), or None for one the hub no
+    ``metrics_view()`` → (phase, its ResourceRequest or None, whether its job holds a node), or None for one the hub no
     longer holds; ``views()`` the shared views as (name, SharedQuery)."""
 
     def __init__(self, spawners, views):
@@ -93,10 +92,10 @@ class SessionsCollector:
             phase, request, holds = view
             if phase in states:
                 states[phase] += 1
-            if holds:
-                held["gpus"] += int(request.get("gpus") or 0)
-                held["cores"] += int(request.get("cores") or 0)
-                held["memory"] += int(request.get("memory") or 0)
+            if holds and request is not None:
+                held["gpus"] += request.gpus
+                held["cores"] += request.cores
+                held["memory"] += request.memory
         sessions = GaugeMetricFamily(PREFIX + "sessions", "Sessions by state (queued, starting, running, stopping)",
                                      labels=["state"])
         for state, count in states.items():
@@ -116,25 +115,10 @@ class SessionsCollector:
         yield age
 
 
-#: The hub's session spawners (weakly: a spawner dropped by the hub leaves by itself).
-SPAWNERS: "weakref.WeakSet" = weakref.WeakSet()
-_VIEWS: dict = {}
-
-
-def track(spawner):
-    """Count this spawner's session in the metrics; the shared views it uses too."""
-    SPAWNERS.add(spawner)
-
-
-def track_view(name: str, view):
-    _VIEWS[name] = view
-
-
-_collector = SessionsCollector(lambda: list(SPAWNERS), lambda: list(_VIEWS.items()))
-
-
-def register(registry=REGISTRY):
-    """Read the live sessions at each scrape of ``registry`` (the hub's ``/hub/metrics``); done by
-    :func:`jupyterhub_slurm_interactive.hub.enable`, once."""
-    if _collector not in getattr(registry, "_collector_to_names", {}):
-        registry.register(_collector)
+def register(collector: SessionsCollector, registry=REGISTRY) -> bool:
+    """Have ``registry`` (the hub's ``/hub/metrics``) read the live sessions at each scrape, once; done by
+    :func:`jupyterhub_slurm_interactive.hub.enable`. Returns whether it was added now."""
+    if collector in getattr(registry, "_collector_to_names", {}):
+        return False
+    registry.register(collector)
+    return True

@@ -26,9 +26,12 @@ class SiteSettings:
     job_name: str = "jupyterhub-session"
     mark: str = ""  # --comment: this hub's mark, with the user and the server (cluster.reconcile)
     partition: str = "interactive"
+    qos: str = ""
     output_file: str = "{home}/.jupyterhub-session-%j.log"
     extra_directives: tuple[str, ...] = ()
     prologue: str = ""
+    epilogue: str = ""
+    srun: tuple[str, ...] = ()  # the server as a job step: e.g. ("srun",); empty: in the batch step
     server_cmd: tuple[str, ...] = ("jupyterhub-singleuser",)
     server_args: tuple[str, ...] = field(default=())
 
@@ -53,8 +56,9 @@ def server_command(release: Release, settings: SiteSettings) -> list[str]:
     through batchspawner's ``batchspawner-singleuser``, which picks a port, reports it, then starts the
     server on it."""
     if reports_its_port(release):
-        return [*settings.server_cmd, "--port=0", *settings.server_args]
-    return [os.path.join(release.bin_dir, "batchspawner-singleuser"), *settings.server_cmd, *settings.server_args]
+        return [*settings.srun, *settings.server_cmd, "--port=0", *settings.server_args]
+    return [*settings.srun, os.path.join(release.bin_dir, "batchspawner-singleuser"), *settings.server_cmd,
+            *settings.server_args]
 
 
 def render_batch_script(request: ResourceRequest, release: Release, settings: SiteSettings, home: str) -> str:
@@ -65,10 +69,12 @@ def render_batch_script(request: ResourceRequest, release: Release, settings: Si
         job_name=settings.job_name,
         mark=settings.mark,
         partition=settings.partition,
+        qos=settings.qos,
         output=output_path(settings.output_file, home),
         home=home,
         extra_directives=list(settings.extra_directives),
         prologue=settings.prologue,
+        epilogue=settings.epilogue,
         command=server_command(release, settings),
         reports_its_port=reports_its_port(release),
         report_bytes=REPORT_BYTES,

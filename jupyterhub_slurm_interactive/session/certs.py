@@ -133,14 +133,10 @@ class KeyPool:
                 self._filling = False
 
 
-#: The hub's one pool of session keys.
-SESSION_KEYS = KeyPool()
-
-
 class PooledCertipy(Certipy):
     """JupyterHub's certificate store (certipy), with its RSA keys taken from a :class:`KeyPool`."""
 
-    def __init__(self, *args, keys: KeyPool = SESSION_KEYS, **kwargs):
+    def __init__(self, *args, keys: KeyPool, **kwargs):
         super().__init__(*args, **kwargs)
         self.keys = keys
 
@@ -150,17 +146,19 @@ class PooledCertipy(Certipy):
         return super().create_key_pair(cert_type, bits)
 
 
-#: One certificate written at a time: certipy keeps its store in one JSON file.
-_SIGNING = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-certs")
+def signing_thread() -> concurrent.futures.ThreadPoolExecutor:
+    """The hub's one thread that signs session certificates: one written at a time, as certipy keeps its
+    store in one JSON file."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-certs")
 
 
-async def create_signed_pair(store_dir: str, name: str, ca_name: str, alt_names: list[str],
-                             keys: KeyPool = SESSION_KEYS) -> dict:
+async def create_signed_pair(store_dir: str, name: str, ca_name: str, alt_names: list[str], *, keys: KeyPool,
+                             signing: concurrent.futures.Executor) -> dict:
     """What JupyterHub's ``Spawner.create_certs`` makes (a key and a certificate signed by ``ca_name``,
-    for ``alt_names``, in the store at ``store_dir``), off the event loop and with a pooled key.
-    Returns the key's and the certificate's paths."""
+    for ``alt_names``, in the store at ``store_dir``), off the event loop (in ``signing``) and with a key
+    from ``keys``. Returns the key's and the certificate's paths."""
     def sign():
         store = PooledCertipy(store_dir=store_dir, keys=keys)
         return store.create_signed_pair(name, ca_name, alt_names=alt_names, overwrite=True)
-    pair = await asyncio.get_running_loop().run_in_executor(_SIGNING, sign)
+    pair = await asyncio.get_running_loop().run_in_executor(signing, sign)
     return {"keyfile": pair["files"]["key"], "certfile": pair["files"]["cert"]}

@@ -17,6 +17,7 @@ import logging
 import time
 from typing import Callable
 
+from jupyterhub_slurm_interactive.choice.request import ResourceRequest
 from jupyterhub_slurm_interactive.cluster.views import JobPoller, SharedQuery
 from jupyterhub_slurm_interactive.session import states
 from jupyterhub_slurm_interactive.session.job import SlurmJob
@@ -223,9 +224,11 @@ class Session(Starting):
             self.log.warning("scancel of %s's job %s: %s", self.user, self.job_id, e.message)
 
     # ------------------------------------------------------------------ after a hub restart
-    async def resume(self, base_url: str, port_timeout: float) -> tuple[str, int] | None:
+    async def resume(self, base_url: str, port_timeout: float,
+                     request: ResourceRequest | None = None) -> tuple[str, int] | None:
         """Where a session known from the saved state is now: (ip, port) at the node's current address, or
-        None if that cannot be told. A job still starting when the hub restarted is followed to ready."""
+        None if that cannot be told. A job still starting when the hub restarted is followed to ready (saying
+        why it waits, with the saved ``request``)."""
         entry, answered = await self.job_entry(self.timing.startup_poll_interval)
         if not answered or entry is None:
             return None
@@ -237,7 +240,7 @@ class Session(Starting):
                           self.log_name, self.job_id)
             self._begin(Phase.QUEUED)
             try:
-                await self.counted(self.until_ready({}, base_url, port_timeout=port_timeout))
+                await self.counted(self.until_ready(request, base_url, port_timeout=port_timeout))
             finally:
                 self._move(Phase.IDLE)
         else:

@@ -12,6 +12,7 @@ import asyncio
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
+from jupyterhub_slurm_interactive.choice.request import ResourceRequest
 from jupyterhub_slurm_interactive.cluster.reconcile import LIVE_STATES, pick_marked_job
 from jupyterhub_slurm_interactive.ops import metrics
 from jupyterhub_slurm_interactive.session import states
@@ -34,7 +35,7 @@ ALIVE = LIVE_STATES | {"COMPLETING"}
 class Starting:
     """The steps of a start, on the session's record, job, timing and events (see Session)."""
 
-    async def start(self, script: str, env: dict, request: dict, base_url: str):
+    async def start(self, script: str, env: dict, request: ResourceRequest, base_url: str):
         """Submit the job and follow it until its server answers; return (ip, port).
 
         Raises :class:`SessionError` with a message for the user when it cannot be had."""
@@ -122,7 +123,7 @@ class Starting:
             await self.pause(self.timing.startup_poll_interval)
         return self.job_id
 
-    async def until_ready(self, request: dict, base_url: str, port_timeout: float | None = None):
+    async def until_ready(self, request: ResourceRequest | None, base_url: str, port_timeout: float | None = None):
         """Follow the job until it runs, its server reports its port and answers; return (ip, port)."""
         clock = self.clock
         await self.until_running(request)
@@ -142,7 +143,7 @@ class Starting:
         self.event(95, "Server answering; connecting")
         return self.ip, self.port
 
-    async def until_running(self, request: dict):
+    async def until_running(self, request: ResourceRequest | None):
         """Wait while the job pends, saying why; cancel it after ``pending_timeout``. A port reported
         meanwhile means the job runs: the queue is asked at once, not at the next look."""
         while True:
@@ -153,8 +154,8 @@ class Starting:
             elif entry is None or not (entry.pending or entry.running):
                 raise await self.failure(entry)
             elif entry.pending:
-                why = pending_message(entry.reason, entry.start_time, request.get("cores", 0),
-                                      request.get("memory", 0), request.get("gpus", 0))
+                asked = (request.cores, request.memory, request.gpus) if request else (0, 0, 0)
+                why = pending_message(entry.reason, entry.start_time, *asked)
                 self.event(20, f"Job {self.job_id}: {why}")
                 waited = self.clock.time() - self.record.submitted_at
                 if waited > self.timing.pending_timeout:

@@ -100,13 +100,3 @@ class SlurmRunner:
         if proc.returncode != 0:
             raise SlurmError(command, proc.returncode, err.decode(errors="replace"))
         return out.decode(errors="replace")
-
-
-_DEFAULT: dict = {}
-
-
-def default_runner(timeout: float = 30) -> SlurmRunner:
-    """The hub's one subprocess runner (created on first use; its timeout follows the config)."""
-    runner = _DEFAULT.setdefault("runner", SlurmRunner(timeout))
-    runner.timeout = timeout
-    return runner

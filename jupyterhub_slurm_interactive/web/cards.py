@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jupyterhub_slurm_interactive.choice.releases import Release
-from jupyterhub_slurm_interactive.choice.request import FIELDS
+from jupyterhub_slurm_interactive.choice.request import FIELDS, ResourceRequest
 from jupyterhub_slurm_interactive.session.states import pending_message
 from jupyterhub_slurm_interactive.slurm.commands import QueueEntry
 from jupyterhub_slurm_interactive.web.summary import session_summary
@@ -52,26 +52,31 @@ def phase(flags: Flags, entry: QueueEntry | None = None) -> str:
     return "ended" if flags.ended else "new"
 
 
-def session_card(name: str, flags: Flags, options: dict, release: Release | None, entry: QueueEntry | None, *,
+def session_card(name: str, flags: Flags, request: ResourceRequest | None, release: Release | None,
+                 entry: QueueEntry | None, *,
                  job_id: str = "", last_end: dict | None = None, usage: dict | None = None,
                  now: float | None = None) -> dict:
     """One card: the session's name, phase, job, node, resources, account, release, time left, why it waits
     or how it ended, what it used, and which actions apply to it."""
     current = phase(flags, entry)
-    card = session_summary(options, release, entry, job_id=job_id if current != "ended" else "",
+    card = session_summary(request, release, entry, job_id=job_id if current != "ended" else "",
                            node=flags.node if current in ("starting", "running", "stopping") else "",
                            last_end=last_end if current in ("ended", "new") else None, now=now)
     card.update(name=name, phase=current, phase_label=PHASES[current], waiting="", expected_start="",
                 usage=usage if current == "ended" else None,
                 ended_job=(last_end or {}).get("job_id", "") if current == "ended" else "",
                 ended_state=(last_end or {}).get("state", "") if current == "ended" else "",
-                actions=ACTIONS[current] + (("again",) if current in ("ended", "new") and options else ()))
+                actions=ACTIONS[current] + (("again",) if current in ("ended", "new") and request else ()))
     card["usage_rows"], card["usage_note"] = usage_rows(card["usage"])
-    card["again_fields"] = [(f, "" if options.get(f) is None else str(options[f])) for f in FIELDS if f in options]
+    card["again_fields"] = [(f, str(getattr(request, f))) for f in FIELDS] if request else []
     if current == "queued" and entry is not None and entry.pending:
-        card["waiting"] = pending_message(entry.reason, entry.start_time, options.get("cores", 0),
-                                          options.get("memory", 0), options.get("gpus", 0), now=None)
+        card["waiting"] = pending_message(entry.reason, entry.start_time, *_resources(request), now=None)
     return card
+
+
+def _resources(request: ResourceRequest | None) -> tuple[int, int, int]:
+    """(cores, memory, gpus) asked for; zeros when the request is not known (a job found after a restart)."""
+    return (request.cores, request.memory, request.gpus) if request else (0, 0, 0)
 
 
 #: What may be done with a session in each phase.

@@ -65,7 +65,8 @@ from tornado import web
 
 from jupyterhub_slurm_interactive.choice.request import NAME
 from jupyterhub_slurm_interactive.ops import metrics
-from jupyterhub_slurm_interactive.session.life import NotStarting
+from jupyterhub_slurm_interactive.session.life import NotStarting, Session
+from jupyterhub_slurm_interactive.web.interface import SessionSpawner, session_spawner
 
 #: ANSI escape sequences (CSI, OSC and two-character ones), removed whole.
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
@@ -83,8 +84,8 @@ class AvailabilityHandler(APIHandler):
         user = self.current_user
         if user is None:
             raise web.HTTPError(403, "Missing or invalid credentials")
-        spawner = getattr(user, "spawner", None) if getattr(user, "kind", "user") == "user" else None
-        if spawner is None or not hasattr(spawner, "availability"):
+        spawner = session_spawner(getattr(user, "spawner", None)) if getattr(user, "kind", "user") == "user" else None
+        if spawner is None:
             raise web.HTTPError(403, "Only users of the interactive sessions can see the free resources")
         if not self.has_scope(f"servers!user={user.name}"):
             raise web.HTTPError(403, "This token may not start servers, so it is not shown the free resources")
@@ -115,19 +116,18 @@ class _FromStartingServer(APIHandler):
 
     max_body = 64 * 1024
 
-    def own_spawner(self):
+    def own_spawner(self) -> SessionSpawner:
         """The spawner whose server holds the token of this request."""
         user = self.current_user
-        if user is None or getattr(user, "kind", "user") != "user" or not hasattr(user, "spawners"):
+        if user is None or getattr(user, "kind", "user") != "user":
             raise web.HTTPError(403, "Only a session's own server may call this")
         digest = hashlib.sha256((self.get_auth_token() or "").encode()).hexdigest()
-        for spawner in user.spawners.values():
-            session = getattr(spawner, "session", None)
-            if session is not None and session.token_sha256 and session.token_sha256 == digest:
+        for spawner in filter(None, map(session_spawner, user.spawners.values())):
+            if spawner.session.token_sha256 and spawner.session.token_sha256 == digest:
                 return spawner
         raise web.HTTPError(403, "This token is not a session server's token")
 
-    def starting_session(self):
+    def starting_session(self) -> Session:
         session = self.own_spawner().session
         if not session.starting:
             raise web.HTTPError(409, "This server is not starting")
@@ -204,7 +204,8 @@ class ExitedHandler(_FromStartingServer):
             self.log.exception("%s: could not stop the exited server", spawner._log_name)
 
 
-def _session_spawner(handler: APIHandler, user_name: str, server_name: str, scope: str, doing: str):
+def _session_spawner(handler: APIHandler, user_name: str, server_name: str, scope: str,
+                     doing: str) -> SessionSpawner:
     """The spawner of USER/SERVER, if the request's token or login may act on it (403, not JupyterHub's
     404, for another user's session: the name is in the URL the user typed, nothing is revealed)."""
     if handler.current_user is None:
@@ -217,8 +218,8 @@ def _session_spawner(handler: APIHandler, user_name: str, server_name: str, scop
         raise web.HTTPError(404, f"No user {user_name[:64]!r}")
     if server_name not in user.orm_spawners:
         raise web.HTTPError(404, f"{user.name} has no session named {server_name[:64]!r}")
-    spawner = user.spawners[server_name]
-    if not hasattr(spawner, "cancel_start"):
+    spawner = session_spawner(user.spawners[server_name])
+    if spawner is None:
         raise web.HTTPError(404, "Not an interactive Slurm session")
     return spawner
 
@@ -262,8 +263,7 @@ class IdleNoteHandler(APIHandler):
         if isinstance(idle, bool) or not isinstance(idle, (int, float)) or not 0 <= idle < 10 * 365 * 86400:
             raise web.HTTPError(400, "idle_seconds must be a number of seconds")
         spawner.session.note_idle(idle)
-        gpus = (spawner.user_options or {}).get("gpus") or 0
-        metrics.IDLE_STOPS.labels("gpu" if gpus else "cpu").inc()
+        metrics.IDLE_STOPS.labels("gpu" if spawner.request and spawner.request.gpus else "cpu").inc()
         self.log.info("%s: the idle culler stops it after %.0f s without activity", spawner._log_name, idle)
         self.set_status(201)
         self.finish(json.dumps({"message": "noted"}))
@@ -282,8 +282,8 @@ class SessionsHandler(APIHandler):
             raise web.HTTPError(404, f"No user {user_name[:64]!r}")
         found = []
         for name in sorted(user.orm_spawners):
-            spawner = user.spawners[name]
-            if hasattr(spawner, "session_card"):
+            spawner = session_spawner(user.spawners[name])
+            if spawner is not None:
                 found.append(await spawner.session_card())
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")

@@ -21,6 +21,7 @@ from jupyterhub_slurm_interactive.cluster.availability import build_table
 from jupyterhub_slurm_interactive.session.life import NotStarting
 from jupyterhub_slurm_interactive.session.states import clock_time
 from jupyterhub_slurm_interactive.web.cards import duration
+from jupyterhub_slurm_interactive.web.interface import session_spawner
 
 
 def idle_since(last_activity: datetime | None, now: datetime | None = None) -> str:
@@ -48,8 +49,8 @@ class SessionsPage(BaseHandler):
         active = self.db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None))
         for orm_spawner in sorted(active, key=lambda s: (s.user.name, s.name)):
             user = self.users[orm_spawner.user]
-            spawner = user.spawners[orm_spawner.name]
-            if not hasattr(spawner, "session_card"):
+            spawner = session_spawner(user.spawners[orm_spawner.name])
+            if spawner is None:
                 continue
             card = await spawner.session_card()
             rows.append({**card, "user": user.name, "idle": idle_since(orm_spawner.last_activity)})
@@ -63,8 +64,8 @@ class SessionsPage(BaseHandler):
 
     async def _tables(self, admin):
         """The free-resource tables of the whole partition: outside reservations, then each reservation."""
-        spawner = admin.spawner  # any session spawner has the site's settings and the shared view
-        if not hasattr(spawner, "cluster"):
+        spawner = session_spawner(admin.spawner)  # any session spawner has the site's settings and the shared view
+        if spawner is None:
             return [], None
         snapshot = await spawner.cluster().get(max_age=1)  # an operator's look is rare: a fresh one
         tables = [build_table(snapshot.nodes, snapshot.reservations, spawner.partition, "")]
@@ -83,8 +84,10 @@ class SessionsPage(BaseHandler):
         user = self.find_user(name)
         if user is None or server not in user.orm_spawners:
             raise web.HTTPError(404, f"No session {name}/{server}")
-        spawner = user.spawners[server]
+        spawner = session_spawner(user.spawners[server])
         label = f"{name}/{server}" if server else name
+        if spawner is None:
+            raise web.HTTPError(404, f"{label} is not an interactive Slurm session")
         if not spawner.active or spawner.pending == "stop":
             self.redirect(f"{here}?problem={label} is not running")
             return

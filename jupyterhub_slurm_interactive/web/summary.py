@@ -10,6 +10,7 @@ import time
 
 from jupyterhub_slurm_interactive.choice.choices import timestamp
 from jupyterhub_slurm_interactive.choice.releases import Release
+from jupyterhub_slurm_interactive.choice.request import ResourceRequest
 from jupyterhub_slurm_interactive.slurm.commands import QueueEntry
 
 
@@ -23,19 +24,15 @@ def time_left(end_time: str, now: float | None = None) -> str:
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
-def session_summary(options: dict, release: Release | None, entry: QueueEntry | None, *, job_id: str = "",
-                    node: str = "", last_end: dict | None = None, now: float | None = None) -> dict:
+def session_summary(request: ResourceRequest | None, release: Release | None, entry: QueueEntry | None, *,
+                    job_id: str = "", node: str = "", last_end: dict | None = None, now: float | None = None) -> dict:
     """The session card's fields: job, node, resources, account, release, time left, how the last one ended."""
+    asked = request.as_options() if request else {}
     return {
         "job_id": job_id,
         "node": node or (entry.nodes if entry else ""),
-        "cores": options.get("cores", ""),
-        "memory": options.get("memory", ""),
-        "gpus": options.get("gpus", ""),
-        "hours": options.get("hours", ""),
-        "account": options.get("account", ""),
-        "reservation": options.get("reservation", ""),
-        "release_label": release.label if release else options.get("release", ""),
+        **{field: asked.get(field, "") for field in ("cores", "memory", "gpus", "hours", "account", "reservation")},
+        "release_label": release.label if release else asked.get("release", ""),
         "time_left": time_left(entry.end_time, now) if entry and entry.running else "",
         "last_end": (last_end or {}).get("message", ""),
     }

@@ -71,7 +71,7 @@ async def test_a_session_certificate_is_signed_by_the_ca_with_a_pooled_key(tmp_p
     pooled = pool._keys[0]
 
     paths = await certs.create_signed_pair(store, "user-alice", "notebooks-ca", ["DNS:node01", "IP:127.0.1.1"],
-                                           keys=pool)
+                                           keys=pool, signing=certs.signing_thread())
 
     cert = x509.load_pem_x509_certificate(Path(paths["certfile"]).read_bytes())
     key = serialization.load_pem_private_key(Path(paths["keyfile"]).read_bytes(), password=None)
@@ -82,6 +82,6 @@ async def test_a_session_certificate_is_signed_by_the_ca_with_a_pooled_key(tmp_p
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert names.get_values_for_type(x509.DNSName) == ["node01"]
     assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["127.0.1.1"]
-    again = await certs.create_signed_pair(store, "user-alice", "notebooks-ca", [], keys=pool)
+    again = await certs.create_signed_pair(store, "user-alice", "notebooks-ca", [], keys=pool, signing=certs.signing_thread())
     assert serialization.load_pem_private_key(Path(again["keyfile"]).read_bytes(), password=None) \
         .private_numbers() != pooled.private_numbers()  # never the same key twice

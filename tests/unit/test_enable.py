@@ -24,9 +24,8 @@ IMPORT_EVERYTHING = textwrap.dedent("""
         importlib.import_module(name)
     package.InteractiveSlurmSpawner
     assert looks() == before, "an import changed JupyterHub"
-    from prometheus_client import REGISTRY
-    from jupyterhub_slurm_interactive.ops import metrics
-    assert metrics._collector not in REGISTRY._collector_to_names, "an import registered the sessions' collector"
+    from jupyterhub_slurm_interactive.shared import Shared
+    assert Shared.collector is None and not Shared.instances, "an import made shared state"
     print(len(names))
 """)
 
@@ -56,6 +55,8 @@ ENABLE = textwrap.dedent("""
     spawn = dict(h[:2] for h in pages.default_handlers)["/spawn/([^/]+)"]
     assert spawn.__module__ == "jupyterhub_slurm_interactive.web.spawn_page", spawn
     assert "/sessions" in [h[0] for h in pages.default_handlers]
+    home = dict(h[:2] for h in pages.default_handlers)["/home"]
+    assert home.__module__ == "jupyterhub_slurm_interactive.web.home_page", home
     assert c.JupyterHub.spawner_class == "slurm-interactive"
     paths = c.JupyterHub.template_paths
     assert paths[0] == "/site/templates" and paths[1].endswith("templates/hub") and len(paths) == 2, paths
@@ -64,8 +65,8 @@ ENABLE = textwrap.dedent("""
     patched = User.get_spawner.__module__ == "jupyterhub_slurm_interactive.patches"
     assert patched == (jupyterhub.version_info[0] >= 6), (jupyterhub.version_info, patched)
     from prometheus_client import REGISTRY
-    from jupyterhub_slurm_interactive.ops import metrics
-    assert metrics._collector in REGISTRY._collector_to_names
+    from jupyterhub_slurm_interactive.shared import Shared
+    assert Shared.collector in REGISTRY._collector_to_names
 """)
 
 

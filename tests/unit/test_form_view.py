@@ -9,9 +9,10 @@ import pytest
 
 from jupyterhub_slurm_interactive.choice import choices, offer
 from jupyterhub_slurm_interactive.choice.releases import Release
-from jupyterhub_slurm_interactive.choice.request import parse_request
-from jupyterhub_slurm_interactive.cluster.views import ClusterCache, Snapshot
+from jupyterhub_slurm_interactive.choice.request import ResourceRequest, parse_request
+from jupyterhub_slurm_interactive.cluster.views import Snapshot
 from jupyterhub_slurm_interactive.session.batch_script import SiteSettings, render_batch_script, submit_environment
+from jupyterhub_slurm_interactive.shared import Shared
 from jupyterhub_slurm_interactive.slurm import commands as slurm
 from jupyterhub_slurm_interactive.web import form
 from jupyterhub_slurm_interactive.web.summary import session_summary, time_left
@@ -143,11 +144,11 @@ def test_sbatch_gets_the_sessions_variables_and_nothing_of_the_hubs():
 def test_the_home_page_card():
     entry = slurm.parse_squeue(queue_line("RUNNING", "52"))[0]
     now = choices.timestamp(entry.end_time) - 3900
-    card = session_summary({"cores": 2, "memory": 1500, "gpus": 1, "hours": 1, "account": "proj-b",
-                            "release": "2026.11"}, RELEASES[0], entry, job_id="52", now=now)
+    request = ResourceRequest(cores=2, memory=1500, gpus=1, hours=1, account="proj-b", release="2026.11", ui="lab")
+    card = session_summary(request, RELEASES[0], entry, job_id="52", now=now)
     assert card["node"] == "node01" and card["time_left"] == "1 h 5 min"
     assert card["release_label"] == "2026.11 (released 2026-11-21)" and card["account"] == "proj-b"
-    ended = session_summary({}, None, None, last_end={"message": "Your session ended."})
+    ended = session_summary(None, None, None, last_end={"message": "Your session ended."})
     assert ended["time_left"] == "" and ended["last_end"] == "Your session ended."
     assert time_left("N/A") == "" and time_left("2026-11-21T10:00:00", now=2e9) == "0 min"
 
@@ -156,12 +157,12 @@ async def test_what_a_user_is_offered_comes_from_the_shared_views():
     runner = PlaybackRunner({**CLUSTER, "sacctmgr show associations": [fixture("sacctmgr_assoc_alice.txt")],
                              "sacctmgr show user": [fixture("sacctmgr_user_alice.txt")]})
     settings = offer.OfferSettings(releases_dir="/nonexistent", max_hours=4)
-    given = await offer.gather("alice", runner, ClusterCache(runner, 60), settings)
+    given = await offer.gather("alice", Shared(runner).sources(settings), settings)
     assert given.accounts == ["proj-a", "proj-b"] and given.accounts_from_slurm
     assert given.limits.max_hours == 4 and given.releases == [] and given.defaults["release"] == ""
     assert [r.name for r in given.reservations] == ["course"]
     no_accounting = offer.OfferSettings(use_accounting=False, accounts=("site",))
-    assert (await offer.user_accounts("alice", runner, no_accounting)) == (["site"], False)
+    assert (await offer.user_accounts("alice", Shared(runner).accounts(60), no_accounting)) == (["site"], False)
 
 
 def test_a_failed_session_banner_gives_the_end_of_its_output_and_its_path():

@@ -7,12 +7,14 @@ import time
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 
-from jupyterhub_slurm_interactive.ops.metrics import SessionsCollector, observe_command, register
+from jupyterhub_slurm_interactive.choice.request import ResourceRequest
+from jupyterhub_slurm_interactive.ops.metrics import SessionsCollector, observe_command
 from jupyterhub_slurm_interactive.session.life import Cancelled
+from jupyterhub_slurm_interactive.shared import Shared
 from jupyterhub_slurm_interactive.slurm.runner import SlurmError, SlurmRunner
 
 from .playback import queue_line
-from .test_session import JOB, SLOW, make_session, until
+from .test_session import JOB, SLOW, asked, make_session, until
 
 
 class FakeSpawner:
@@ -47,14 +49,18 @@ def scrape(collector) -> dict:
 
 
 def test_a_scrape_counts_sessions_by_state_and_what_running_ones_hold():
-    spawners = [FakeSpawner("running", {"gpus": 2, "cores": 4, "memory": 8000}, True),
-                FakeSpawner("starting", {"gpus": 1, "cores": 1, "memory": 1000}, True),
-                FakeSpawner("queued", {"gpus": 2, "cores": 2, "memory": 2000}, False),  # holds nothing yet
-                FakeSpawner("ended", {"gpus": 2}, False), Broken(), Replaced()]
+    def asked(gpus, cores=1, memory=1000):
+        return ResourceRequest(cores=cores, memory=memory, gpus=gpus, hours=1, release="2026.11", ui="lab")
+
+    spawners = [FakeSpawner("running", asked(2, 4, 8000), True),
+                FakeSpawner("starting", asked(1, 1, 1000), True),
+                FakeSpawner("queued", asked(2, 2, 2000), False),  # holds nothing yet
+                FakeSpawner("ended", asked(2), False), FakeSpawner("running", None, True),  # request unknown
+                Broken(), Replaced()]
     now = time.time()
     got = scrape(SessionsCollector(lambda: spawners, lambda: [("queue", View(now - 3)), ("cluster", View(0))]))
     assert {s: got[("slurm_interactive_sessions", (("state", s),))] for s in
-            ("queued", "starting", "running", "stopping")} == {"queued": 1, "starting": 1, "running": 1, "stopping": 0}
+            ("queued", "starting", "running", "stopping")} == {"queued": 1, "starting": 1, "running": 2, "stopping": 0}
     assert got[("slurm_interactive_held_gpus", ())] == 3
     assert got[("slurm_interactive_held_cores", ())] == 5
     assert got[("slurm_interactive_held_memory_bytes", ())] == 9000 * 1024 * 1024
@@ -91,7 +97,7 @@ async def test_a_start_counts_its_phases_and_its_outcome():
         session.accept_port(40000)
 
     reporter = asyncio.ensure_future(report())
-    await session.start("#!/bin/bash\n", {}, {}, "/")
+    await session.start("#!/bin/bash\n", {}, asked(), "/")
     await reporter
     assert sample("slurm_interactive_starts_total", outcome="ready") == ready + 1
     for phase in ("queue", "port", "answer"):
@@ -102,7 +108,7 @@ async def test_a_cancelled_start_counts_as_cancelled():
     session, runner, _ = make_session({"sbatch": [JOB + "\n"], "squeue": [queue_line("PENDING", JOB)],
                                        "scancel": [""]}, SLOW)
     cancelled = sample("slurm_interactive_starts_total", outcome="cancelled")
-    start = asyncio.ensure_future(session.start("#!/bin/bash\n", {}, {}, "/"))
+    start = asyncio.ensure_future(session.start("#!/bin/bash\n", {}, asked(), "/"))
     await until(lambda: session.job_id)
     await session.cancel_start()
     with pytest.raises(Cancelled):
@@ -122,8 +128,8 @@ async def test_every_slurm_command_is_timed_and_its_failures_counted():
 
 
 def test_every_metric_is_named_with_the_prefix():
-    register()  # as enable(c) does; a second time changes nothing
-    register()
+    Shared.register_metrics()  # as enable(c) does; a second time changes nothing
+    Shared.register_metrics()
     names = {line.split()[2].removesuffix("_total") for line in generate_latest(REGISTRY).decode().splitlines()
              if line.startswith("# TYPE") and "slurm_interactive" in line}
     assert {"slurm_interactive_sessions", "slurm_interactive_held_gpus", "slurm_interactive_start_phase_seconds",

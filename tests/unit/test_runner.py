@@ -2,7 +2,8 @@
 
 import pytest
 
-from jupyterhub_slurm_interactive.slurm.runner import SlurmError, SlurmRunner, default_runner
+from jupyterhub_slurm_interactive.shared import Shared
+from jupyterhub_slurm_interactive.slurm.runner import SlurmError, SlurmRunner
 
 
 async def test_failures_carry_slurms_message():
@@ -38,6 +39,9 @@ async def test_calls_are_counted_by_slurm_command():
     assert runner.calls == {"squeue": 1, "sbatch": 1, "true": 1}
 
 
-def test_one_default_runner_for_the_hub():
-    assert default_runner(5) is default_runner(30)
-    assert default_runner(30).timeout == 30
+def test_one_shared_state_and_one_default_runner_for_the_hub():
+    assert Shared.default(5) is Shared.default(30)
+    assert Shared.default(30).runner.timeout == 30
+    assert Shared.default().runner.on_command is not None  # every command of the hub's own is counted
+    other = SlurmRunner()
+    assert Shared.of(other) is Shared.of(other) is not Shared.default()

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from jupyterhub_slurm_interactive.choice.request import ResourceRequest
 from jupyterhub_slurm_interactive.cluster.views import ClusterCache, JobPoller
 from jupyterhub_slurm_interactive.session.life import (
     Cancelled,
@@ -35,6 +36,11 @@ class Answering:
         self.urls.append(url)
 
 
+def asked(cores=0, memory=0, gpus=0) -> ResourceRequest:
+    """A checked request (its checks are test_request's): the resources a start's messages name."""
+    return ResourceRequest(cores=cores, memory=memory, gpus=gpus, hours=1, release="2026.11", ui="lab")
+
+
 def make_session(answers: dict, timing: Timing = FAST, **kw):
     runner = PlaybackRunner({**CLUSTER, **answers})
     saved = []
@@ -60,7 +66,7 @@ async def test_a_start_from_sbatch_to_a_server_that_answers():
     session.accept_token("secret")
     reporter = asyncio.ensure_future(report_port(session))
     ip, port = await session.start("#!/bin/bash\n", {"JUPYTERHUB_API_TOKEN": "secret"},
-                                   {"cores": 1, "memory": 100, "gpus": 1}, "/user/alice/")
+                                   asked(cores=1, memory=100, gpus=1), "/user/alice/")
     await reporter
     # the job ran on node01, reached at the NodeAddr Slurm reports for it
     assert (ip, port, session.node, session.job_id) == ("127.0.1.1", 43210, "node01", JOB)
@@ -98,7 +104,7 @@ async def test_a_server_that_reports_once_listening_wakes_the_start_at_once():
     reporter = asyncio.ensure_future(listening_then_report())
     # woken by the report: the hour-long interval would never end within wait_for's bound
     ip, port = await asyncio.wait_for(
-        session.start("#!/bin/bash\n", {}, {"cores": 1, "memory": 100, "gpus": 0}, "/user/alice/"), 10)
+        session.start("#!/bin/bash\n", {}, asked(cores=1, memory=100), "/user/alice/"), 10)
     await reporter
     assert (ip, port, session.node) == ("127.0.1.1", 43210, "node01")
     assert session.http_client.urls == []  # no polling of the server: JupyterHub's own check follows
@@ -110,7 +116,7 @@ async def test_sbatch_refusing_says_slurms_reason_and_keeps_no_job():
                                       "account/partition combination specified")
     session, runner, saved = make_session({"sbatch": [refusal]})
     with pytest.raises(SubmitRefused) as e:
-        await session.start("#!/bin/bash\n", {}, {}, "/")
+        await session.start("#!/bin/bash\n", {}, asked(), "/")
     assert e.value.status == 400
     assert e.value.message == ("Slurm refused the session: Batch job submission failed: Invalid account or "
                                "account/partition combination specified")
@@ -122,7 +128,7 @@ async def test_a_job_waiting_too_long_is_cancelled_as_the_user_and_explained():
     session, runner, _ = make_session({"sbatch": [JOB + "\n"], "squeue": [queue_line("PENDING", JOB)],
                                        "scancel": [""]}, timing)
     with pytest.raises(GaveUpWaiting) as e:
-        await session.start("#!/bin/bash\n", {}, {"gpus": 2}, "/")
+        await session.start("#!/bin/bash\n", {}, asked(gpus=2), "/")
     assert e.value.status == 503
     assert f"Your session (Slurm job {JOB}) waited" in e.value.message
     assert "waiting for a node with 2 free gpus" in e.value.message and "was cancelled" in e.value.message
@@ -143,7 +149,7 @@ async def until(predicate):
 async def test_a_queued_session_is_cancelled_at_once_and_says_so():
     session, runner, _ = make_session({"sbatch": [JOB + "\n"], "squeue": [queue_line("PENDING", JOB)],
                                        "scancel": [""]}, SLOW)
-    start = asyncio.ensure_future(session.start("#!/bin/bash\n", {}, {"gpus": 2}, "/"))
+    start = asyncio.ensure_future(session.start("#!/bin/bash\n", {}, asked(gpus=2), "/"))
     await until(lambda: session.events and "Resources" in session.events[-1]["message"])
     assert await session.cancel_start() == JOB
     # the scancel ran as the user before cancel_start returned, and the start ends without its next look
@@ -169,7 +175,7 @@ async def test_a_cancel_while_sbatch_runs_cancels_the_job_sbatch_then_names():
         return await real_run(argv, **kw)
 
     runner.run = slow_sbatch
-    start = asyncio.ensure_future(session.start("#!/bin/bash\n", {}, {}, "/"))
+    start = asyncio.ensure_future(session.start("#!/bin/bash\n", {}, asked(), "/"))
     await until(lambda: session.starting)
     assert await session.cancel_start() == ""  # no job yet: nothing to scancel now
     gate.set()
@@ -182,7 +188,7 @@ async def test_a_cancel_while_sbatch_runs_cancels_the_job_sbatch_then_names():
 async def test_a_session_whose_server_is_starting_is_cancelled_too():
     session, runner, _ = make_session({"sbatch": [JOB + "\n"], "squeue": [queue_line("RUNNING", JOB)],
                                        "scancel": [""]}, SLOW)
-    start = asyncio.ensure_future(session.start("#!/bin/bash\n", {}, {}, "/"))
+    start = asyncio.ensure_future(session.start("#!/bin/bash\n", {}, asked(), "/"))
     await until(lambda: session.node)  # running on its node, waiting for the server's port
     await session.cancel_start()
     with pytest.raises(Cancelled) as e:
@@ -208,7 +214,7 @@ async def test_a_job_ending_while_starting_says_why_with_the_end_of_its_output()
 
     reporter = asyncio.ensure_future(report())
     with pytest.raises(EndedWhileStarting) as e:
-        await session.start("#!/bin/bash\n", {}, {}, "/")
+        await session.start("#!/bin/bash\n", {}, asked(), "/")
     await reporter
     message = e.value.message
     assert message.startswith(f"Your session (Slurm job {JOB}) ended before the server started: "
@@ -327,7 +333,7 @@ async def test_a_job_slurm_could_not_launch_says_the_home_is_the_trouble():
     failed = queue_line("PENDING", JOB).replace("|PENDING||Resources|", "|FAILED|node01|JobLaunchFailure|")
     session, _, _ = make_session({"sbatch": [JOB + "\n"], "squeue": [failed]})
     with pytest.raises(EndedWhileStarting) as e:
-        await session.start("#!/bin/bash\n", {}, {}, "/")
+        await session.start("#!/bin/bash\n", {}, asked(), "/")
     assert e.value.message.startswith(f"Slurm could not start your session (job {JOB}): it could not write")
     assert "in /home/alice. Is your home directory full, or not writable?" in e.value.message
 
@@ -345,7 +351,7 @@ async def test_a_start_that_cannot_see_its_running_job_cancels_it_and_never_call
     session, runner, _ = make_session({"sbatch": [JOB + "\n"], "squeue": [""], "sacct": ["RUNNING\n"],
                                        "scancel": [""]}, lost_sight=lambda: lost.append(True))
     with pytest.raises(EndedWhileStarting) as e:
-        await session.start("#!/bin/bash\n", {}, {}, "/")
+        await session.start("#!/bin/bash\n", {}, asked(), "/")
     message = e.value.message
     assert "ended" not in message and "Slurm says it is RUNNING, but the hub cannot see it" in message
     assert "fault of the service" in message and "was cancelled" in message
@@ -366,7 +372,7 @@ async def test_a_running_session_the_queue_no_longer_lists_is_not_declared_ended
 async def test_a_start_that_gives_up_on_a_job_accounting_does_not_know_cancels_it():
     session, runner, _ = make_session({"sbatch": [JOB + "\n"], "squeue": [""], "sacct": [""], "scancel": [""]})
     with pytest.raises(EndedWhileStarting):
-        await session.start("#!/bin/bash\n", {}, {}, "/")
+        await session.start("#!/bin/bash\n", {}, asked(), "/")
     assert "scancel" in runner.commands() and session.job_id == ""
 
 
@@ -387,7 +393,7 @@ async def test_an_sbatch_without_answer_is_no_refusal_the_job_is_found_by_its_ma
         "squeue": [DOWN, DOWN, strangers, strangers + mine],  # the controller away, then back with the job
     }, mark=MARK)
     reporter = asyncio.ensure_future(report_port(session))
-    ip, port = await session.start("#!/bin/bash\n", {}, {}, "/user/alice/")
+    ip, port = await session.start("#!/bin/bash\n", {}, asked(), "/user/alice/")
     await reporter
     assert (session.job_id, ip, port) == (JOB, "127.0.1.1", 43210)
     assert saved and saved[0]["job_id"] == JOB  # kept at once, as after an answered sbatch
@@ -399,7 +405,7 @@ async def test_an_sbatch_without_answer_whose_job_never_appears_says_it_was_not_
     timing = Timing(**{**FAST.__dict__, "lost_submission_grace": 0.05})
     session, runner, _ = make_session({"sbatch": [TIMED_OUT], "squeue": [DOWN, ""]}, timing, mark=MARK)
     with pytest.raises(SubmitRefused) as e:
-        await session.start("#!/bin/bash\n", {}, {}, "/")
+        await session.start("#!/bin/bash\n", {}, asked(), "/")
     assert "no job of this session is in the queue" in e.value.message and "start it again" in e.value.message
     assert session.job_id == "" and not session.starting
 
@@ -408,5 +414,5 @@ async def test_a_submission_slurm_refuses_outright_is_a_refusal_at_once():
     refused = SlurmError("sbatch", 1, "sbatch: error: Batch job submission failed: Invalid qos specification")
     session, runner, _ = make_session({"sbatch": [refused]}, mark=MARK)
     with pytest.raises(SubmitRefused):
-        await session.start("#!/bin/bash\n", {}, {}, "/")
+        await session.start("#!/bin/bash\n", {}, asked(), "/")
     assert "squeue" not in runner.commands()

@@ -1,5 +1,6 @@
 """What a finished session used, read from recorded sacct output, and the card that shows it."""
 
+from jupyterhub_slurm_interactive.choice.request import ResourceRequest
 from jupyterhub_slurm_interactive.ops.usage import (
     Usage,
     parse_cpu_seconds,
@@ -76,8 +77,8 @@ def test_a_card_per_phase_with_its_actions():
     pending = parse_squeue(fixture("squeue_mixed.txt"))
     waiting = next(e for e in pending if e.pending)
     running = next(e for e in pending if e.running)
-    options = {"cores": 1, "memory": 100, "gpus": 1, "hours": 1, "account": "proj-b", "release": "2026.11",
-               "reservation": "", "ui": "lab"}
+    options = ResourceRequest(cores=1, memory=100, gpus=1, hours=1, account="proj-b", release="2026.11",
+                              reservation="", ui="lab")
     queued = session_card("gpu", Flags(active=True, pending="spawn", starting=True), options, None, waiting,
                           job_id=waiting.job_id)
     assert queued["phase"] == "queued" and queued["actions"] == ("progress", "cancel")
@@ -96,7 +97,7 @@ def test_a_card_per_phase_with_its_actions():
     # start again posts the same choices the form would
     assert dict(ended["again_fields"]) == {"reservation": "", "account": "proj-b", "cores": "1", "memory": "100",
                                            "gpus": "1", "hours": "1", "release": "2026.11", "ui": "lab"}
-    assert session_card("x", Flags(), {}, None, None)["actions"] == ("start", "remove")
+    assert session_card("x", Flags(), None, None, None)["actions"] == ("start", "remove")
     assert phase(Flags(active=True, pending="stop")) == "stopping"
     assert phase(Flags(active=True, pending="check", starting=True)) == "queued"  # followed after a hub restart
 

@@ -1,0 +1,45 @@
+"""What the pages and the REST API ask of a session's spawner: this interface, and nothing else.
+
+The handlers meet spawners through JupyterHub (``user.spawners``), which may hold spawners of other kinds
+on a hub that offers several. :func:`session_spawner` tells ours apart by this interface; then every call is
+one that :class:`SessionSpawner` declares, with its types.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from jupyterhub_slurm_interactive.choice.request import ResourceRequest
+from jupyterhub_slurm_interactive.cluster.views import ClusterCache
+from jupyterhub_slurm_interactive.session.life import Session
+
+
+@runtime_checkable
+class SessionSpawner(Protocol):
+    """A spawner of interactive Slurm sessions (InteractiveSlurmSpawner)."""
+
+    name: str
+    partition: str
+    session: Session  # the job and its life: the server's callbacks, its phase, how it ended
+    request: ResourceRequest | None  # the checked request of the session being started or running
+    # and JupyterHub's own Spawner: user, active, ready, pending, _log_name
+
+    async def availability(self, reservation: str = "", request: dict | None = None) -> dict:
+        """The table of free resources this user may use, as JSON."""
+
+    async def session_card(self) -> dict:
+        """The session's card on "My sessions", as JSON."""
+
+    def phase(self) -> str:
+        """new, queued, starting, running, stopping or ended."""
+
+    async def cancel_start(self) -> str:
+        """Cancel a queued or starting session; its job ID. NotStarting if it is neither."""
+
+    def cluster(self) -> ClusterCache:
+        """The hub's shared view of the cluster."""
+
+
+def session_spawner(spawner) -> SessionSpawner | None:
+    """``spawner`` if it is one of ours, else None."""
+    return spawner if isinstance(spawner, SessionSpawner) else None

@@ -7,11 +7,12 @@ VENV := .venv
 STACKCTL := /usr/local/sbin/slurm-interactive-stack
 PYTEST_ARGS ?=
 
-.PHONY: help up down test test-deps unit bootstrap status browser-deps bench compose-test release-locks check-stack
+.PHONY: help up down test test-deps unit check lint bootstrap status browser-deps bench compose-test release-locks check-stack
 
 help:
 	@echo "make up      deploy the local stack (Slurm, accounting, the hub, a release) and start the hub"
 	@echo "make test    install the test dependencies, bring the stack up, run the whole suite"
+	@echo "make check  the lint and the unit tests, in a few minutes: no stack, no root (Python 3.11 and Node)"
 	@echo "make unit    only the unit tests (no stack needed)"
 	@echo "make status  which daemons of the local stack run"
 	@echo "make check-stack  check every part of the deployed stack, then start, reach and stop one real session"
@@ -65,13 +66,21 @@ $(VENV)/.installed: pyproject.toml
 
 test-deps: $(VENV)/.installed browser-deps
 
-unit: test-deps
+unit: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+# What a change must pass before anything slower: ruff, then the unit tests (the parsers on recorded Slurm
+# output, the session's life on played-back Slurm, the pages' views, the JupyterLab item's logic in Node).
+check: lint unit
 
 # The play is idempotent and quick when nothing changed, so the suite always
 # runs against the code in this checkout.
 test: test-deps
 	@$(MAKE) --no-print-directory up
+	@$(MAKE) --no-print-directory lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory compose-test
 

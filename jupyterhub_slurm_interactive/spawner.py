@@ -31,11 +31,11 @@ from jupyterhub_slurm_interactive.cluster.views import ClusterCache, JobPoller
 from jupyterhub_slurm_interactive.cluster.visibility import JobVisibility
 from jupyterhub_slurm_interactive.session import batch_script, certs, reconcile_jobs, tokens
 from jupyterhub_slurm_interactive.session.life import Cancelled, Session, SessionError, Timing
-from jupyterhub_slurm_interactive.session.states import clock_time
 from jupyterhub_slurm_interactive.settings import SessionSettings, batchspawner_settings, carried_over
 from jupyterhub_slurm_interactive.shared import Shared
 from jupyterhub_slurm_interactive.web.card_side import CardSide
 from jupyterhub_slurm_interactive.web.form_side import FormSide
+from jupyterhub_slurm_interactive.words import clock_time
 
 
 class InteractiveSlurmSpawner(FormSide, CardSide, SessionSettings, SlurmSpawner):

@@ -33,9 +33,10 @@ from jupyterhub_slurm_interactive.session.outcomes import (  # noqa: F401
 from jupyterhub_slurm_interactive.session.phase import Phase
 from jupyterhub_slurm_interactive.session.record import JobRecord, JobReport
 from jupyterhub_slurm_interactive.session.start import ALIVE, Starting
-from jupyterhub_slurm_interactive.session.states import clock_time, end_message
+from jupyterhub_slurm_interactive.session.states import end_message
 from jupyterhub_slurm_interactive.slurm.commands import QueueEntry
 from jupyterhub_slurm_interactive.slurm.runner import SlurmError
+from jupyterhub_slurm_interactive.words import clock_time
 
 #: States a stopped job may still be in while it leaves its node.
 _LEAVING = ("RUNNING", "COMPLETING", "PENDING", "CONFIGURING")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from jupyterhub_slurm_interactive.slurm.commands import parse_duration
+from jupyterhub_slurm_interactive.words import clock_time, duration
 
 #: States of a job that has ended, with what to tell the user.
 ENDED = {
@@ -102,28 +102,6 @@ def end_message(state: str, job_id: str = "", node: str = "") -> str:
     return f"Your session (Slurm job {job_id}) ended: {why}." if job_id else f"Your session ended: {why}."
 
 
-def remaining(time_left: str) -> str:
-    """squeue's ``%L`` (``1-02:03:04``, ``2:03:04``, ``3:04``) as "1 d 2 h 3 min"; "" if unknown."""
-    if time_left == "UNLIMITED":
-        return "no limit"
-    parsed = parse_duration(time_left or "")
-    if parsed is None:
-        return ""
-    days, h, m, _ = parsed
-    out = []
-    if days:
-        out.append(f"{days} d")
-    if h or days:
-        out.append(f"{h} h")
-    out.append(f"{m} min")
-    return " ".join(out)
-
-
-def clock_time(epoch: float) -> str:
-    """The one time format of every page: 24 hours, with the zone ("13:05:09 UTC")."""
-    return time.strftime("%H:%M:%S %Z", time.localtime(epoch))
-
-
 def base_state(state: str) -> str:
     """``CANCELLED by 1001`` → CANCELLED; ``RUNNING+`` → RUNNING."""
     words = (state or "").split()
@@ -133,9 +111,8 @@ def base_state(state: str) -> str:
 def waited_too_long(job_id: str, waited: float, why: str) -> str:
     """A session cancelled after waiting ``waited`` seconds in the queue for the reason ``why``."""
     why = why.split("; expected")[0].lower()
-    waited_text = f"{waited / 60:.0f} min" if waited >= 90 else f"{waited:.0f} s"
-    return (f"Your session (Slurm job {job_id}) waited {waited_text} in the queue ({why}) and was cancelled. Ask "
-            "for fewer GPUs or cores (see the table of free resources), or try again later.")
+    return (f"Your session (Slurm job {job_id}) waited {duration(waited)} in the queue ({why}) and was "
+            "cancelled. Ask for fewer GPUs or cores (see the table of free resources), or try again later.")
 
 
 def no_port(job_id: str, seconds: float) -> str:
@@ -161,6 +138,5 @@ def stopped(job_id: str, idle_seconds: float | None = None) -> str:
     """A session stopped from the hub; with ``idle_seconds``, by the idle culler after that long idle."""
     if idle_seconds is None:
         return f"Your session (Slurm job {job_id}) was stopped from the hub."
-    idle = f"{idle_seconds / 3600:.1f} h" if idle_seconds >= 5400 else f"{max(1, round(idle_seconds / 60))} min"
-    return (f"Your session (Slurm job {job_id}) was stopped at {clock_time(time.time())} after {idle} without "
-            "activity, to give its resources back to others.")
+    return (f"Your session (Slurm job {job_id}) was stopped at {clock_time(time.time())} after "
+            f"{duration(idle_seconds)} without activity, to give its resources back to others.")

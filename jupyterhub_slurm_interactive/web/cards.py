@@ -15,6 +15,7 @@ from jupyterhub_slurm_interactive.choice.request import FIELDS, ResourceRequest
 from jupyterhub_slurm_interactive.session.states import pending_message
 from jupyterhub_slurm_interactive.slurm.commands import QueueEntry
 from jupyterhub_slurm_interactive.web.summary import session_summary
+from jupyterhub_slurm_interactive.words import duration
 
 #: The phases of a session, as its card names them.
 PHASES = {
@@ -88,17 +89,6 @@ ACTIONS = {
     "stopping": (),
     "ended": ("form", "remove"),
 }
-
-
-def duration(seconds: float) -> str:
-    """3725 → "1 h 2 min"; 42 → "42 s"."""
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    hours, minutes = seconds // 3600, (seconds % 3600) // 60
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{minutes} min"
 
 
 def usage_rows(usage: dict | None) -> tuple[list[tuple[str, str, str]], str]:

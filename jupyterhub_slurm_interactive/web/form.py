@@ -18,9 +18,9 @@ from jupyterhub_slurm_interactive.choice.releases import INTERFACES, Release
 from jupyterhub_slurm_interactive.choice.request import FIELDS, Limits
 from jupyterhub_slurm_interactive.cluster.availability import build_table, fit_warning
 from jupyterhub_slurm_interactive.cluster.views import Snapshot
-from jupyterhub_slurm_interactive.session.states import clock_time
 from jupyterhub_slurm_interactive.session.templating import make_environment
 from jupyterhub_slurm_interactive.slurm import commands as slurm
+from jupyterhub_slurm_interactive.words import clock_time
 
 #: How a session ends that the user did not choose: its banner is a warning, with the job's output.
 FAILED_STATES = frozenset({"FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL"})

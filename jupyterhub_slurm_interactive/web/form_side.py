@@ -23,9 +23,9 @@ from jupyterhub_slurm_interactive.choice.request import (
     parse_request,
 )
 from jupyterhub_slurm_interactive.cluster.availability import build_table, fit_warning
-from jupyterhub_slurm_interactive.session.states import clock_time
 from jupyterhub_slurm_interactive.slurm.runner import SlurmError
 from jupyterhub_slurm_interactive.web import form
+from jupyterhub_slurm_interactive.words import clock_time
 
 
 class FormSide:

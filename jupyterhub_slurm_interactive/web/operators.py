@@ -19,9 +19,8 @@ from tornado import web
 from jupyterhub_slurm_interactive.choice.request import NAME
 from jupyterhub_slurm_interactive.cluster.availability import build_table
 from jupyterhub_slurm_interactive.session.life import NotStarting
-from jupyterhub_slurm_interactive.session.states import clock_time
-from jupyterhub_slurm_interactive.web.cards import duration
 from jupyterhub_slurm_interactive.web.interface import session_spawner
+from jupyterhub_slurm_interactive.words import clock_time, duration
 
 
 def idle_since(last_activity: datetime | None, now: datetime | None = None) -> str:

@@ -12,6 +12,7 @@ from jupyterhub_slurm_interactive.choice.choices import timestamp
 from jupyterhub_slurm_interactive.choice.releases import Release
 from jupyterhub_slurm_interactive.choice.request import ResourceRequest
 from jupyterhub_slurm_interactive.slurm.commands import QueueEntry
+from jupyterhub_slurm_interactive.words import duration
 
 
 def time_left(end_time: str, now: float | None = None) -> str:
@@ -19,9 +20,7 @@ def time_left(end_time: str, now: float | None = None) -> str:
     end = timestamp(end_time)
     if end == float("inf"):
         return ""
-    seconds = max(0, int(end - (time.time() if now is None else now)))
-    hours, minutes = seconds // 3600, (seconds % 3600) // 60
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+    return duration(end - (time.time() if now is None else now))
 
 
 def session_summary(request: ResourceRequest | None, release: Release | None, entry: QueueEntry | None, *,

@@ -14,17 +14,19 @@ export function clockTime(epochSeconds, seconds = false) {
   });
 }
 
-/** "1 h 58 min", "14 min", "less than a minute". */
+/** A length of time as every page of the product writes it (the hub's words.duration): "42 s", "14 min",
+ *  "1 h 58 min", "2 h", "1 d 1 h". */
+export function duration(seconds) {
+  const whole = Math.max(0, Math.floor(seconds));
+  if (whole < 60) { return `${whole} s`; }
+  const minutes = Math.floor(whole / 60);
+  return [[Math.floor(minutes / 1440), 'd'], [Math.floor((minutes % 1440) / 60), 'h'], [minutes % 60, 'min']]
+    .filter(([n]) => n).map(([n, unit]) => `${n} ${unit}`).join(' ');
+}
+
+/** The time a session has left: its duration, or "no time limit". */
 export function timeLeft(seconds) {
-  if (seconds === null || seconds === undefined) { return 'no time limit'; }
-  if (seconds < 60) { return seconds <= 0 ? 'no time' : 'less than a minute'; }
-  const minutes = Math.floor(seconds / 60);
-  const days = Math.floor(minutes / 1440), hours = Math.floor((minutes % 1440) / 60), mins = minutes % 60;
-  const parts = [];
-  if (days) { parts.push(`${days} d`); }
-  if (days || hours) { parts.push(`${hours} h`); }
-  parts.push(`${mins} min`);
-  return parts.join(' ');
+  return seconds === null || seconds === undefined ? 'no time limit' : duration(seconds);
 }
 
 /** "2 cores · 4 GB · 1 GPU" */

@@ -150,7 +150,7 @@ def test_the_home_page_card():
     assert card["release_label"] == "2026.11 (released 2026-11-21)" and card["account"] == "proj-b"
     ended = session_summary(None, None, None, last_end={"message": "Your session ended."})
     assert ended["time_left"] == "" and ended["last_end"] == "Your session ended."
-    assert time_left("N/A") == "" and time_left("2026-11-21T10:00:00", now=2e9) == "0 min"
+    assert time_left("N/A") == "" and time_left("2026-11-21T10:00:00", now=2e9) == "0 s"
 
 
 async def test_what_a_user_is_offered_comes_from_the_shared_views():

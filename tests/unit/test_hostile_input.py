@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from jupyterhub_slurm_interactive.choice.request import FIELDS, InvalidRequest, from_form, parse_request
 from jupyterhub_slurm_interactive.cluster.availability import build_table
-from jupyterhub_slurm_interactive.session.states import end_message, pending_message, remaining
+from jupyterhub_slurm_interactive.session.states import end_message, pending_message
 from jupyterhub_slurm_interactive.slurm import commands as slurm
 from jupyterhub_slurm_interactive.web.handlers import clean_text
 
@@ -105,7 +105,7 @@ def test_the_queue_parser_and_its_words_never_crash(text):
         message = end_message(entry.state, entry.job_id, entry.nodes)
         assert message.startswith("Your session")
         pending_message(entry.reason, entry.start_time, 1, 100, 1)
-        remaining(entry.time_left)
+        slurm.parse_duration(entry.time_left)
 
 
 @EXAMPLES

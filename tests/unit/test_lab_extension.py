@@ -11,6 +11,8 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "jupyterlab-slurm-interactive
 
 from jupyterlab_slurm_interactive.session import gpu_count, parse_times, session_info  # noqa: E402
 
+from .test_states import DURATIONS  # noqa: E402
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 #: what Slurm and the batch script put in a session's environment (a 2-GPU session of alice)
@@ -48,12 +50,14 @@ def test_the_session_as_the_status_bar_shows_it():
     assert session_info({}, None, None, 1.0)["job_id"] == ""  # not a Slurm session: nothing is made up
 
 
+
 LOGIC = Path(__file__).parents[2] / "jupyterlab-slurm-interactive" / "src" / "logic.mjs"
 CHECKS = """
 import * as l from %s;
 const ends = 1_800_000_000, session = {job_id: "2174", node: "node02", cores: 2, memory_mb: 4096, gpus: 1};
 console.log(JSON.stringify({
-  left: [l.timeLeft(7080), l.timeLeft(840), l.timeLeft(30), l.timeLeft(90000), l.timeLeft(null)],
+  left: [l.timeLeft(7080), l.timeLeft(30), l.timeLeft(null)],
+  durations: %s.map(([seconds]) => l.duration(seconds)),
   resources: [l.resources(session), l.resources({...session, cores: 1, memory_mb: 3000, gpus: 0})],
   // at load with 14 min left: the 15-minute warning; then nothing until 5 minutes; then the 5-minute one
   due: [l.warningDue(3600, new Set()), l.warningDue(840, new Set()), l.warningDue(840, new Set([15])),
@@ -76,10 +80,12 @@ def test_the_status_bar_logic_in_node():
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is missing: `make up` installs Node.js (the proxy and the extension's build need it)")
-    out = subprocess.run([node, "--input-type=module", "-e", CHECKS % json.dumps(str(LOGIC))], env={"TZ": "UTC"},
+    script = CHECKS % (json.dumps(str(LOGIC)), json.dumps(DURATIONS))
+    out = subprocess.run([node, "--input-type=module", "-e", script], env={"TZ": "UTC"},
                          capture_output=True, text=True, check=True).stdout
     got = json.loads(out)
-    assert got["left"] == ["1 h 58 min", "14 min", "less than a minute", "1 d 1 h 0 min", "no time limit"]
+    assert got["left"] == ["1 h 58 min", "30 s", "no time limit"]
+    assert got["durations"] == [text for _, text in DURATIONS]  # the hub's own rules (words.duration)
     assert got["resources"] == ["2 cores · 4 GB · 1 GPU", "1 core · 3000 MB · no GPU"]
     assert got["due"] == [None, 15, None, 5, 5, None]
     assert got["clock"] == "08:00 UTC"

@@ -5,7 +5,8 @@ from datetime import datetime
 
 import pytest
 
-from jupyterhub_slurm_interactive.session.states import end_message, expected_start, pending_message, remaining
+from jupyterhub_slurm_interactive.session.states import end_message, expected_start, pending_message
+from jupyterhub_slurm_interactive.words import duration
 
 NOW = datetime(2026, 11, 21, 10, 0, 0)
 
@@ -50,9 +51,12 @@ def test_end_messages(state, words):
     assert text.startswith("Your session (Slurm job 42) ended: ") and words in text
 
 
-@pytest.mark.parametrize("left, text", [
-    ("59:57", "59 min"), ("1:59:57", "1 h 59 min"), ("1-02:03:04", "1 d 2 h 3 min"), ("UNLIMITED", "no limit"),
-    ("INVALID", ""), ("", ""),
-])
-def test_remaining(left, text):
-    assert remaining(left) == text
+#: How every page writes a length of time; logic.mjs's timeLeft is held to the same table (test_lab_extension).
+DURATIONS = [(0, "0 s"), (42, "42 s"), (59.9, "59 s"), (60, "1 min"), (840, "14 min"), (3600, "1 h"),
+             (3660, "1 h 1 min"), (7080, "1 h 58 min"), (86400, "1 d"), (90000, "1 d 1 h"), (90060, "1 d 1 h 1 min"),
+             (-5, "0 s")]
+
+
+@pytest.mark.parametrize("seconds, text", DURATIONS)
+def test_one_way_to_write_a_length_of_time(seconds, text):
+    assert duration(seconds) == text

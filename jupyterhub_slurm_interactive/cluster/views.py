@@ -26,7 +26,7 @@ class Snapshot:
     nodes: list[slurm.Node]
     reservations: list[slurm.Reservation]
     partitions: dict[str, dict]
-    taken_at: float  # time.time() of the refresh
+    taken_at: float  # time.time() when Slurm was asked
     stale: bool = False
     error: str = ""
 
@@ -157,6 +157,7 @@ class ClusterCache(SharedQuery):
         self.runner = runner
 
     async def fetch(self) -> Snapshot:
+        asked = time.time()  # the view is of the cluster as it was when asked (a change after may be missing)
         nodes, reservations, partitions = await asyncio.gather(
             self.runner.run(["scontrol", "--oneliner", "--details", "show", "node"]),
             self.runner.run(["scontrol", "--oneliner", "show", "reservation"]),
@@ -166,7 +167,7 @@ class ClusterCache(SharedQuery):
             nodes=slurm.parse_nodes(nodes),
             reservations=slurm.parse_reservations(reservations),
             partitions={p["PartitionName"]: p for p in slurm.parse_records(partitions) if "PartitionName" in p},
-            taken_at=time.time(),
+            taken_at=asked,
         )
 
     def _mark_stale(self, message: str):

@@ -133,12 +133,11 @@ def _healthy(service: str) -> bool:
 def test_a_missing_munge_key_that_cannot_be_made_is_a_clear_error(tmp_path):
     empty = tmp_path / "munge"
     empty.mkdir()
-    start = time.monotonic()
+    # the container ends by itself, saying why (a hang would be a TimeoutExpired here)
     proc = subprocess.run(["docker", "run", "--rm", "-v", f"{empty}:/etc/munge/shared:ro",
                            "jupyterhub-slurm-interactive/node:latest"], capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "ERROR: cannot write a munge key into /etc/munge/shared" in proc.stderr, proc.stderr
-    assert time.monotonic() - start < 30  # said at once, not a silent hang
     (empty / "munge.key").write_bytes(b"short")
     proc = subprocess.run(["docker", "run", "--rm", "-v", f"{empty}:/etc/munge/shared:ro",
                            "jupyterhub-slurm-interactive/node:latest"], capture_output=True, text=True, timeout=60)

@@ -14,6 +14,7 @@ import time
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 HUB = os.environ.get("HUB_URL", "http://127.0.0.1:8000")
 ADMIN_TOKEN_FILE = os.environ.get("HUB_ADMIN_TOKEN_FILE", "/etc/jupyterhub/admin-api-token")
@@ -76,6 +77,29 @@ class Hub:
 
     def api(self, method: str, path: str, **kw) -> requests.Response:
         return self.session.request(method, f"{self.url}/hub/api{path}", timeout=60, **kw)
+
+    def metric(self, name: str, **labels) -> float:
+        """A sample of the hub's /hub/metrics (0 if it is not there, or the hub does not answer): how tests
+        wait for what the hub did (its squeue calls and failures, the culler's passes) instead of sleeping."""
+        try:
+            text = self.session.get(f"{self.url}/hub/metrics", timeout=10).text
+        except requests.RequestException:
+            return 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    return sample.value
+        return 0.0
+
+    def squeue_calls(self, failed: bool = False) -> float:
+        """How many squeue the hub has run (or seen fail) since it started."""
+        name = "slurm_interactive_slurm_command_" + ("failures_total" if failed else "seconds_count")
+        return self.metric(name, command="squeue")
+
+    def culler_passes(self) -> float:
+        """How many times the idle culler has read the list of users (once per pass)."""
+        return self.metric("jupyterhub_request_duration_seconds_count", method="GET", code="200",
+                           handler="jupyterhub.apihandlers.users.UserListAPIHandler")
 
     def ensure_user(self, name: str) -> dict:
         r = self.api("GET", f"/users/{name}")

@@ -127,16 +127,15 @@ def test_the_table_equals_what_slurm_says(alice, clean):
         (0, "No available GPUs", rows[0][0]), (1, "1 available GPU", rows[1][0]), (2, "2 available GPUs", rows[2][0])]
 
 
-def test_a_job_taking_two_gpus_shows_within_the_refresh_interval(alice, clean):
+def test_a_job_taking_two_gpus_shows_in_the_first_table_taken_after_it_runs(alice, clean):
     before = shown(fresh_table(alice))
-    interval = alice.availability().json()["refresh_seconds"]
     job = sh("sbatch", "--parsable", "-p", "interactive", "-w", "node01", "--gres=gpu:2", "-c", "3", "--mem=1000M", "-t", "5",
              "--wrap", "sleep 300", user="bob").stdout.strip()
     wait_for(lambda: [j for j in squeue() if j["id"] == job and j["state"] == "RUNNING"], 20, 0.2, what="the job to run")
-    started = time.monotonic()
-    table = wait_for(lambda: (lambda t: t if shown(t)[0][0] == before[0][0] + 1 else None)(alice.availability().json()),
-                     interval + 5, 0.25, what="the table to show node01 without free GPUs")
-    assert time.monotonic() - started <= interval + 1.5
+    # the first view of the cluster begun after the job runs shows it: pages never serve an older one
+    # once the refresh interval has passed (availability_interval; how soon is for make bench to say)
+    table = fresh_table(alice, after=time.time())
+    assert shown(table)[0][0] == before[0][0] + 1
     assert shown(table)[2][0] == before[2][0] - 1
     assert shown(table) == expected_table()[0]
 

@@ -146,8 +146,9 @@ def test_the_idle_culler_gives_back_an_idle_gpu_session_and_spares_the_others(hu
         # the CPU session is idle past the GPU limit, but within its own: it stays
         cpu = hub.server("alice", "cpu")
         assert cpu is not None and cpu["ready"]
-        # the busy kernel is activity: bob's session stays for another half minute of computing
-        time.sleep(30)
+        # the busy kernel is activity: bob's session stays through six more passes of the culler (every 5 s)
+        passes = hub.culler_passes()
+        wait_for(lambda: hub.culler_passes() >= passes + 6, 90, 1, what="six more passes of the culler")
         assert hub.server("bob") is not None and hub.server("alice", "cpu") is not None
         last = hub.api("GET", "/users/alice").json()["servers"]["cpu"]["last_activity"]
         idle_for = time.time() - datetime.fromisoformat(last.replace("Z", "+00:00")).timestamp()

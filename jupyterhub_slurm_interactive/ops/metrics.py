@@ -11,7 +11,7 @@ JupyterHub serves ``prometheus_client``'s default registry there (behind its
   sessions by state, the GPUs, cores and memory they hold, and the age of the
   shared views of the queue and of the cluster.
 
-The README has the table of them; ``ansible/roles/hub/files/grafana-dashboard.json``
+docs/operating.md has the table of them; ``ansible/roles/hub/files/grafana-dashboard.json``
 plots them.
 """
 

@@ -203,61 +203,6 @@ def _tres(text: str) -> dict[str, int]:
 parse_tres = _tres
 
 
-@dataclass
-class Job:
-    """A job as ``scontrol show job`` reports it."""
-
-    job_id: str
-    name: str
-    user: str
-    account: str
-    partition: str
-    state: str
-    reason: str
-    nodes: str
-    cpus: int
-    memory_mb: int
-    gpus: int
-    time_limit: str
-    oversubscribe: str
-    reservation: str
-    start_time: str
-    raw: dict = field(default_factory=dict, repr=False)
-
-
-def parse_jobs(text: str) -> list[Job]:
-    """Parse ``scontrol -o show job``."""
-    jobs = []
-    for r in parse_records(text):
-        if "JobId" not in r:
-            continue
-        tres = _tres(r.get("TRES") or r.get("ReqTRES", ""))
-        gpus = tres.get("gres/gpu")
-        if gpus is None:
-            gpus = parse_gres_count(r.get("TresPerNode", "")) or parse_gres_count(r.get("TresPerJob", ""))
-        jobs.append(
-            Job(
-                job_id=r["JobId"],
-                name=r.get("JobName", ""),
-                user=r.get("UserId", "").split("(")[0],
-                account=r.get("Account", ""),
-                partition=r.get("Partition", ""),
-                state=r.get("JobState", ""),
-                reason=r.get("Reason", ""),
-                nodes=r.get("NodeList", ""),
-                cpus=_int(r.get("NumCPUs")),
-                memory_mb=tres.get("mem", _int(r.get("MinMemoryNode"))),
-                gpus=gpus,
-                time_limit=r.get("TimeLimit", ""),
-                oversubscribe=r.get("OverSubscribe", ""),
-                reservation=r.get("Reservation", ""),
-                start_time=r.get("StartTime", ""),
-                raw=r,
-            )
-        )
-    return jobs
-
-
 @dataclass(frozen=True)
 class QueueEntry:
     """One line of ``squeue`` in :data:`SQUEUE_FORMAT`."""

@@ -112,7 +112,7 @@ def test_the_queue_parser_and_its_words_never_crash(text):
 @given(mangled("scontrol_show_job_running.txt"), mangled("scontrol_show_partition.txt"),
        mangled("sacctmgr_assoc_alice.txt"))
 def test_job_partition_and_account_parsers_never_crash(job_text, partition_text, assoc_text):
-    slurm.parse_jobs(job_text)
+    slurm.parse_records(job_text)
     slurm.parse_records(partition_text)
     from jupyterhub_slurm_interactive.cluster.views import parse_accounts
     parse_accounts(assoc_text, "proj-a\n")

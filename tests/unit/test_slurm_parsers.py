@@ -72,26 +72,6 @@ def test_node_state_flags():
     assert node.reason == "bad fan [root@2026-01-01]"
 
 
-def test_job_running():
-    (job,) = slurm.parse_jobs(fixture("scontrol_show_job_running.txt"))
-    assert job.user == "alice"
-    assert job.account == "proj-b"
-    assert job.partition == "interactive"
-    assert job.state == "RUNNING"
-    assert job.cpus == 2 and job.memory_mb == 1500 and job.gpus == 1
-    assert job.time_limit == "01:00:00"
-    assert job.oversubscribe == "YES"
-    assert job.nodes == "node01"
-
-
-def test_job_pending_with_a_bar_in_its_name():
-    (job,) = slurm.parse_jobs(fixture("scontrol_show_job_pending.txt"))
-    assert job.state == "PENDING"
-    assert job.name == "fixture|pending"
-    assert job.reason in ("Resources", "Priority")
-    assert job.nodes == ""
-
-
 def test_squeue():
     entries = [e for e in slurm.parse_squeue(fixture("squeue_mixed.txt")) if e.name.startswith("fixture")]
     running = [e for e in entries if e.running]

@@ -29,10 +29,12 @@ LOG = STATE / "jupyterhub.log"
 
 CONFIG = f"""\
 # A JupyterHub 5 hub beside the local stack's, for the tests: the stack's own configuration, on other
-# ports and with its own state, job name and mark. No idle culler here.
+# ports and with its own state, job name and mark. No idle culler here: the stack's configuration ends with
+# enable(c), which adds one; it is taken out again.
 c = get_config()  # noqa: F821
-c.IdleSessions.enabled = False
 load_subconfig("/etc/jupyterhub/jupyterhub_config.py")  # noqa: F821
+c.JupyterHub.services = [s for s in c.JupyterHub.services if s["name"] != "idle-culler"]
+c.JupyterHub.load_roles = [r for r in c.JupyterHub.load_roles if r["name"] != "idle-culler"]
 c.JupyterHub.bind_url = "{URL}"
 c.JupyterHub.hub_bind_url = "http://127.0.0.1:8085"
 c.ConfigurableHTTPProxy.api_url = "https://127.0.0.1:8006"

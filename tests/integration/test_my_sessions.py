@@ -209,7 +209,19 @@ def test_the_used_resources_card_matches_sacct_for_a_known_load(hub, clean):
     out, error = asyncio.run(_execute(url, hub.user_token("alice"), code, 90))
     assert not error, error
     busy = float(out.strip())
-    time.sleep(12)  # one more sample of what the job uses (JobAcctGatherFrequency)
+    from jupyterhub_slurm_interactive.ops.usage import parse_cpu_seconds, parse_size_mb
+
+    def sampled_cpu(tres):  # "cpu=00:00:28,mem=..." → 28
+        return next((parse_cpu_seconds(t[4:]) for t in tres.split(",") if t.startswith("cpu=")), 0)
+
+    def samples_saw_the_load():  # Slurm samples a job every JobAcctGatherFrequency: one after the load
+        rows = [line.split("|") for line in sh("sstat", "-n", "-P", "-a", "-j", job,
+                                               "--format=TRESUsageInTot,MaxRSS").stdout.splitlines() if "|" in line]
+        cpu = sum(sampled_cpu(r[0]) for r in rows)
+        rss = max((parse_size_mb(r[1]) for r in rows if r[1]), default=0)
+        return cpu >= busy * 0.9 and rss >= 400
+
+    wait_for(samples_saw_the_load, 60, 1, what="Slurm's samples of the job to see the busy core and the 400 MB")
     hub.stop("alice", server="load")
     card = wait_for(lambda: next((c for c in hub.sessions("alice") if c["name"] == "load" and c.get("usage")), None),
                     60, 1, what="the card to show what the session used")
@@ -218,10 +230,6 @@ def test_the_used_resources_card_matches_sacct_for_a_known_load(hub, clean):
                "--format=JobID,ElapsedRaw,TotalCPU,MaxRSS,AllocCPUS,TRESUsageInTot,TRESUsageInMax").stdout
     rows = [line.split("|") for line in sacct.splitlines()]
     allocation = next(r for r in rows if r[0] == job)
-    from jupyterhub_slurm_interactive.ops.usage import parse_cpu_seconds, parse_size_mb
-
-    def sampled_cpu(tres):  # "cpu=00:00:28,mem=..." → 28
-        return next((parse_cpu_seconds(t[4:]) for t in tres.split(",") if t.startswith("cpu=")), 0)
     # each step's CPU time: what it reported when reaped, or what the samples saw (a scancel kills, nobody reaps)
     steps = [r for r in rows if r[0].startswith(job + ".")]
     cpu = sum(max(parse_cpu_seconds(r[2]), sampled_cpu(r[5]), sampled_cpu(r[6])) for r in steps)

@@ -45,6 +45,10 @@ c.JupyterHub.pid_file = "{STATE}/jupyterhub.pid"
 c.ConfigurableHTTPProxy.pid_file = "{STATE}/proxy.pid"
 c.InteractiveSlurmSpawner.job_name = "{JOB_NAME}"
 c.InteractiveSlurmSpawner.session_mark = "jupyterhub5"
+# a site coming from batchspawner: its settings that mean something here are honoured
+c.SlurmSpawner.req_qos = "normal"
+c.SlurmSpawner.req_srun = "srun"
+c.SlurmSpawner.req_epilogue = "echo the-site-epilogue-ran"
 """
 
 
@@ -124,6 +128,9 @@ def test_a_jupyterhub_5_hub_starts_a_session_from_the_form_and_stops_it(hub5):
     server = wait_for(ready, 180, 0.5, "alice's session on the JupyterHub 5 hub")
     job = server["state"]["job_id"]
     assert [j["name"] for j in squeue("--states=all", "--jobs", job)] == [JOB_NAME]
+    # batchspawner's req_qos and req_srun reached the job: its QOS, and the server as a step of its own
+    assert re.search(r"\bQOS=normal\b", sh("scontrol", "show", "job", job).stdout)
+    assert f"{job}.0" in sh("squeue", "--steps", "--noheader", "--format=%i", "--jobs", job).stdout
     # the release's single-user server (JupyterHub 6) answers through the JupyterHub 5 hub's proxy
     token = requests.post(f"{hub5}/hub/api/users/alice/tokens", headers=admin, json={"expires_in": 300},
                           timeout=10).json()["token"]
@@ -132,3 +139,7 @@ def test_a_jupyterhub_5_hub_starts_a_session_from_the_form_and_stops_it(hub5):
     assert requests.delete(f"{hub5}/hub/api/users/alice/server", headers=admin, timeout=60).status_code in (202, 204)
     wait_for(lambda: not [j for j in squeue("--states=all", "--jobs", job) if j["state"] in ("RUNNING", "PENDING", "COMPLETING")],
              60, 0.25, f"job {job} to end")
+    # and req_epilogue ran when the server ended (here: stopped from the hub)
+    output = Path(f"/home/alice/.jupyterhub-session-{job}.log")
+    wait_for(lambda: output.exists() and "the-site-epilogue-ran" in output.read_text(), 30, 0.5,
+             f"the site's epilogue in {output}")

@@ -160,7 +160,9 @@ def test_the_idle_culler_gives_back_an_idle_gpu_session_and_spares_the_others(hu
         print(out[-3000:])
     # the card says why, when and after how long idle; the metric counted it
     card = next(c for c in hub.sessions("alice") if c["name"] == "")
-    assert re.search(r"was stopped at \d\d:\d\d:\d\d \w+ after \d+ min without activity", card["last_end"]), card
+    # how long idle, as every page writes a length of time (words.duration): "43 s", "2 min", "1 h 5 min"
+    assert re.search(r"was stopped at \d\d:\d\d:\d\d \w+ after (\d+ (d|h|min|s) ?)+ without activity",
+                     card["last_end"]), card
     assert value(scrape(hub), "slurm_interactive_idle_stops_total", kind="gpu") == \
         value(idle_before, "slurm_interactive_idle_stops_total", kind="gpu") + 1
 

@@ -6,8 +6,10 @@ PYTHON := /usr/bin/python3
 VENV := .venv
 STACKCTL := /usr/local/sbin/slurm-interactive-stack
 PYTEST_ARGS ?=
+# Options for the play of make up (for example -e slurm_cgroups=false in a container).
+ANSIBLE_ARGS ?=
 
-.PHONY: help up down test test-deps unit check lint bootstrap status browser-deps bench compose-test release-locks check-stack
+.PHONY: help up down test test-deps unit check lint bootstrap status browser-deps bench compose-test fresh-test release-locks check-stack
 
 help:
 	@echo "make up      deploy the local stack (Slurm, accounting, the hub, a release) and start the hub"
@@ -18,6 +20,7 @@ help:
 	@echo "make check-stack  check every part of the deployed stack, then start, reach and stop one real session"
 	@echo "make bench   spawn, stop, Slurm load and form latency against stock batchspawner (benchmarks/)"
 	@echo "make compose-test  build docker-compose.yml's stack, start it, test it, take it down"
+	@echo "make fresh-test  make up twice on a bare Debian 12 container: from nothing, then changing nothing"
 	@echo "make down    cancel every job and stop every daemon of the local stack"
 	@echo "make release-locks  pin every package of each release again from its inputs (files/NAME/*.in)"
 
@@ -29,7 +32,7 @@ bootstrap:
 	fi
 
 up: bootstrap
-	cd ansible && ANSIBLE_CONFIG=ansible.cfg ansible-playbook -i inventory/local.yml local.yml
+	cd ansible && ANSIBLE_CONFIG=ansible.cfg ansible-playbook -i inventory/local.yml local.yml $(ANSIBLE_ARGS)
 	@$(MAKE) --no-print-directory check-stack
 	@echo
 	@echo "The hub is up at http://127.0.0.1:8000"
@@ -83,12 +86,18 @@ test: test-deps
 	@$(MAKE) --no-print-directory lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory compose-test
+	@$(MAKE) --no-print-directory fresh-test
 
 # The stack of docker-compose.yml, as separate hosts: engine, base image, build, up, tests,
 # down with its volumes (docker/compose-test.sh). Its own project and port (8010).
 compose-test: test-deps
 	@if [ "$$(id -u)" != 0 ]; then echo "make compose-test must run as root (it starts the Docker engine)"; exit 1; fi
 	PYTHON=$(VENV)/bin/python bash docker/compose-test.sh
+
+# The path from nothing: make up on a bare Debian 12 container, then again (docker/fresh-test.sh).
+fresh-test:
+	@if [ "$$(id -u)" != 0 ]; then echo "make fresh-test must run as root (it starts the Docker engine)"; exit 1; fi
+	bash docker/fresh-test.sh
 
 # Ratios against stock batchspawner, measured side by side in one run; writes
 # benchmarks/results.json. BENCH_ARGS passes options (see benchmarks/run.py --help).

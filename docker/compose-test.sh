@@ -14,40 +14,14 @@ cd "$(dirname "$0")/.."
 PROJECT=${COMPOSE_PROJECT:-jsi-compose-test}
 PORT=${COMPOSE_HUB_PORT:-8010}
 PYTHON=${PYTHON:-.venv/bin/python}
-ENGINE_LOG=/var/log/docker-engine.log
 T0=$SECONDS
 
 say() { echo "== compose-test [$((SECONDS - T0)) s]: $*"; }
 
-if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null ||
-   ! { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; }; then
-    say "installing Debian's Docker engine, docker-compose and debootstrap"
-    apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        docker.io docker-compose debootstrap >/dev/null
-fi
+# shellcheck source=docker/engine.sh
+. docker/engine.sh
 if docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose); else COMPOSE=(docker-compose); fi
 C=("${COMPOSE[@]}" -p "$PROJECT")
-
-if ! docker info >/dev/null 2>&1; then
-    say "starting the Docker engine (log: $ENGINE_LOG)"
-    setsid nohup dockerd --storage-driver=overlay2 >"$ENGINE_LOG" 2>&1 < /dev/null &
-    for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-    docker info >/dev/null 2>&1 || { tail -20 "$ENGINE_LOG"; echo "the Docker engine did not start" >&2; exit 1; }
-fi
-
-if ! docker image inspect debian:bookworm >/dev/null 2>&1 && ! docker pull -q debian:bookworm >/dev/null 2>&1; then
-    say "no registry: making debian:bookworm with debootstrap"
-    root=$(mktemp -d)
-    debootstrap --variant=minbase bookworm "$root" >/dev/null
-    tar -C "$root" -c . | docker import - debian:bookworm >/dev/null
-    rm -rf "$root"
-fi
-
-# Certificate authorities this machine trusts beyond Debian's (a TLS-inspecting proxy on the
-# way to the package registries) are trusted by the image builds too.
-find docker/ca-certificates -name '*.crt' -delete
-cp /usr/local/share/ca-certificates/*.crt docker/ca-certificates/ 2>/dev/null || true
 
 say "building the images"
 "${C[@]}" build -q

@@ -7,6 +7,8 @@ Importing the package changes nothing in JupyterHub. ``enable(c)``:
 
 - makes :class:`~spawner.InteractiveSlurmSpawner` the spawner, unless the
   configuration names one already (a site's subclass, say);
+- lands an administrator with no session of their own on the operators' view, ``/hub/sessions``
+  (``c.JupyterHub.default_url``), unless the configuration sets a landing;
 - adds our page templates to ``c.JupyterHub.template_paths``, after the site's own (which override ours)
   and before JupyterHub's;
 - adds our API routes and pages, replacing batchspawner's port handler and JupyterHub's spawn and home pages
@@ -31,6 +33,7 @@ from jupyterhub_slurm_interactive.shared import Shared
 from jupyterhub_slurm_interactive.web.handlers import HANDLERS as API
 from jupyterhub_slurm_interactive.web.home_page import HANDLERS as HOME
 from jupyterhub_slurm_interactive.web.operators import HANDLERS as OPERATORS
+from jupyterhub_slurm_interactive.web.operators import landing
 from jupyterhub_slurm_interactive.web.spawn_page import HANDLERS as SPAWN
 
 SPAWNER = "slurm-interactive"  # the entry point of InteractiveSlurmSpawner
@@ -44,6 +47,8 @@ def enable(c) -> None:
         log.warning("batchspawner's %s=%r is honoured as InteractiveSlurmSpawner.%s", name, value, HONOURED[name])
     if "spawner_class" not in c.JupyterHub:
         c.JupyterHub.spawner_class = SPAWNER
+    if "default_url" not in c.JupyterHub:
+        c.JupyterHub.default_url = landing
     ours = hub_templates_path()
     paths = [p for p in c.JupyterHub.get("template_paths", []) if p != ours]
     c.JupyterHub.template_paths = [*paths, ours]

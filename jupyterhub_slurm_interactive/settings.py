@@ -47,9 +47,16 @@ class SessionSettings(Configurable):
     min_memory = Integer(100, help="The least memory in MB a session may ask for.").tag(config=True)
     job_name = Unicode("jupyterhub-session", help="The Slurm job name of sessions, to recognise them in squeue."
                        ).tag(config=True)
-    output_file = Unicode("{home}/.jupyterhub-session-%j.log", help="The job's output file; {home} is the user's home, "
-                          "%j the job ID (a dot file, out of the way in the file browser). It is created readable by "
-                          "its owner only.").tag(config=True)
+    output_file = Unicode("{home}/.local/state/jupyterhub-slurm-interactive/session-%j.log", help="The job's "
+                          "output; {home} is the user's home, %j the job ID. The job makes its directory (mode 0700) "
+                          "and the file readable by its owner only; the default keeps them out of the file browser "
+                          "and the home's listing. Outputs of the former default (~/.jupyterhub-session-N.log) are "
+                          "moved there by the next session.").tag(config=True)
+    output_keep_sessions = Integer(100, help="How many sessions' outputs are kept in output_file's directory (the "
+                                   "newest); each session removes older ones as it starts. 0 keeps every one."
+                                   ).tag(config=True)
+    output_keep_days = Integer(90, help="Days a session's output is kept in output_file's directory; each session "
+                               "removes older ones as it starts. 0 keeps them however old.").tag(config=True)
     extra_sbatch_options = List(Unicode(), help="Further #SBATCH options for every session, e.g. "
                                 "['--qos=interactive']. Each must be plain words (no quotes or shell characters)."
                                 ).tag(config=True)
@@ -95,6 +102,15 @@ class SessionSettings(Configurable):
                             "close the browser meanwhile, come back to the progress page, or cancel it. JupyterHub's "
                             "start_timeout follows it (pending_timeout + http_timeout + 60 s), so the two never "
                             "disagree; setting start_timeout has no effect.").tag(config=True)
+    save_wait = Float(10, help="Seconds a Stop from 'My sessions', the operators' view or the idle culler waits "
+                      "for the session's open JupyterLab tabs to save their documents before the job is cancelled. "
+                      "A session with no tab open is stopped at once; 0 saves nothing. JupyterHub's own stop "
+                      "(its REST API, its admin page) takes the session's route away first, and saves nothing."
+                      ).tag(config=True)
+    end_notice_seconds = Float(15 * 60, help="Seconds after a session ended during which the form, opened for the "
+                                "first time since, says how it ended (with the end of its output when it failed). "
+                                "Later, or once said, the form starts clean; the session's card on 'My sessions' "
+                                "keeps how it ended.").tag(config=True)
     stop_wait = Float(3, help="Seconds Stop waits for the cancelled job to leave the node (its GPUs are then free)."
                       ).tag(config=True)
     slurm_timeout = Integer(30, help="Seconds to wait for a Slurm command before treating the controller as "

@@ -24,12 +24,12 @@ from sqlalchemy.orm import object_session
 from tornado import web
 from traitlets import Unicode, default, observe
 
-from jupyterhub_slurm_interactive.choice.releases import INTERFACE_URLS
+from jupyterhub_slurm_interactive.choice.releases import interface_url
 from jupyterhub_slurm_interactive.choice.request import ResourceRequest
 from jupyterhub_slurm_interactive.cluster import reconcile
 from jupyterhub_slurm_interactive.cluster.views import ClusterCache, JobPoller
 from jupyterhub_slurm_interactive.cluster.visibility import JobVisibility
-from jupyterhub_slurm_interactive.session import batch_script, certs, reconcile_jobs, tokens
+from jupyterhub_slurm_interactive.session import batch_script, certs, notice, reconcile_jobs, tokens
 from jupyterhub_slurm_interactive.session.life import Cancelled, Session, SessionError, Timing
 from jupyterhub_slurm_interactive.settings import SessionSettings, batchspawner_settings, carried_over
 from jupyterhub_slurm_interactive.shared import Shared
@@ -127,6 +127,15 @@ class InteractiveSlurmSpawner(FormSide, CardSide, SessionSettings, SlurmSpawner)
                 lost_sight=self.visibility().forget, clock=self.shared.clock)
         return self._session
 
+    async def save_before_stop(self) -> dict:
+        """The running server's open tabs save their documents and say who stops the session and why
+        (session.notice). Called by our stops (the user's, an operator's, the idle culler's) before JupyterHub's
+        stop takes the session's route away, after which no tab reaches it. {} when no server runs."""
+        if not (self.ready and self.server is not None and self.api_token and self.save_wait > 0):
+            return {}
+        return await notice.tell_server(self.server.url, self.api_token, self.session.stop_notice(), self.save_wait,
+                                        ssl_options=self.session.ssl_options, log=self.log)
+
     # batchspawner's job_id is the session's record's: batchspawner's own load_state and clear_state assign it,
     # and the session's record, loaded or cleared right after, is what counts
     job_id = property(lambda self: self.session.job_id, lambda self, value: None)
@@ -147,6 +156,7 @@ class InteractiveSlurmSpawner(FormSide, CardSide, SessionSettings, SlurmSpawner)
     def render_batch_script(self, request: ResourceRequest) -> str:
         settings = batch_script.SiteSettings(
             job_name=self.job_name, partition=self.partition, output_file=self.output_file,
+            keep_sessions=self.output_keep_sessions, keep_days=self.output_keep_days,
             mark=reconcile.make_mark(self.session_mark, self.user.name, self.name),
             qos=self.qos, extra_directives=tuple(self.extra_sbatch_options), prologue=self.prologue,
             epilogue=self.epilogue, srun=tuple(self.srun.split()), server_cmd=tuple(self.cmd),
@@ -177,7 +187,7 @@ class InteractiveSlurmSpawner(FormSide, CardSide, SessionSettings, SlurmSpawner)
         await self.check_visibility()
         request = await self.resource_request()
         session.reports_when_listening = batch_script.reports_its_port(self.release_of(request))
-        self.default_url = INTERFACE_URLS.get(request.ui, "/lab")
+        self.default_url = interface_url(request.ui, self.name)
         self.log.info("Submitting %s's session: %s", self.user.name, request)
         try:
             where = await session.start(self.render_batch_script(request),

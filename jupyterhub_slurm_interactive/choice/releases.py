@@ -20,6 +20,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from jupyterhub_slurm_interactive.choice.request import NAME
 
@@ -29,6 +30,16 @@ log = logging.getLogger(__name__)
 INTERFACES = {"lab": "JupyterLab", "notebook": "Jupyter Notebook", "vscode": "VS Code"}
 #: Where each interface opens (VS Code through jupyter-server-proxy's route).
 INTERFACE_URLS = {"lab": "/lab", "notebook": "/tree", "vscode": "/vscode/"}
+
+
+def interface_url(ui: str, session_name: str = "") -> str:
+    """Where a session of interface ``ui`` opens. A named session's JupyterLab opens a workspace of its
+    own name, so that two sessions of one user (one home) do not reopen each other's tabs and kernels;
+    the default session keeps JupyterLab's default workspace."""
+    url = INTERFACE_URLS.get(ui, "/lab")
+    if url == "/lab" and session_name:
+        return f"/lab/workspaces/{quote(session_name, safe='')}"
+    return url
 
 
 @dataclass(frozen=True)

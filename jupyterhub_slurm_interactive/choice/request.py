@@ -16,9 +16,14 @@ FIELDS = ("reservation", "account", "cores", "memory", "gpus", "hours", "release
 
 #: A Slurm account, reservation or release name: a plain token, never a path or shell text.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_INTEGER = re.compile(r"^[0-9]{1,9}$")
+#: A whole number as typed (its size is checked against the bounds, so that 10**12 MB is refused as too
+#: much, not as "not a number"); longer text is not a number anyone meant.
+_INTEGER = re.compile(r"^[0-9]{1,30}$")
 #: How a message names each numeric field (every message is a whole sentence).
 LABELS = {"cores": "The number of cores", "memory": "Memory", "gpus": "The number of GPUs", "hours": "Time"}
+#: Why each numeric field's upper bound is what it is, for the sentence that refuses more.
+CEILINGS = {"cores": "the most a node has", "memory": "the most a node has", "gpus": "the most a node has",
+            "hours": "the longest a session may run"}
 
 
 class InvalidRequest(ValueError):
@@ -100,20 +105,23 @@ def _integer(options: dict, key: str, default: int, low: int, high: int, what: s
     label = LABELS.get(key, key)
     if value is None or value == "":
         if blank_is_error and value == "":
-            raise InvalidRequest(key, f"Enter a whole number of {what}, from {low} to {high}.")
+            raise InvalidRequest(key, f"Enter a whole number of {what}, from {low:,} to {high:,}.")
         value = default
     if isinstance(value, bool) or isinstance(value, float):
-        raise InvalidRequest(key, f"{label} must be a whole number of {what}, from {low} to {high}.")
+        raise InvalidRequest(key, f"{label} must be a whole number of {what}, from {low:,} to {high:,}.")
     if isinstance(value, str):
         text = value.strip()
         if not _INTEGER.match(text):
-            raise InvalidRequest(key, f"{label} must be a whole number of {what}, from {low} to {high}; "
+            raise InvalidRequest(key, f"{label} must be a whole number of {what}, from {low:,} to {high:,}; "
                                       f"{value[:40]!r} is not one.")
         value = int(text)
     if not isinstance(value, int):
-        raise InvalidRequest(key, f"{label} must be a whole number of {what}, from {low} to {high}.")
-    if not low <= value <= high:
-        raise InvalidRequest(key, f"{label} must be from {low} to {high} {what}; you asked for {value}.")
+        raise InvalidRequest(key, f"{label} must be a whole number of {what}, from {low:,} to {high:,}.")
+    if value > high:
+        raise InvalidRequest(key, f"{label} must be from {low:,} to {high:,} {what} ({high:,} is "
+                                  f"{CEILINGS.get(key, 'the limit')}); you asked for {value:,}.")
+    if value < low:
+        raise InvalidRequest(key, f"{label} must be from {low:,} to {high:,} {what}; you asked for {value:,}.")
     return value
 
 
@@ -181,3 +189,13 @@ def parse_request(options: dict, limits: Limits, defaults: dict, blank_is_error:
         first = next(iter(errors))
         raise InvalidRequest(first, errors[first], errors)
     return ResourceRequest(**values)
+
+
+def field_errors(typed: dict, limits: Limits, defaults: dict) -> dict[str, str]:
+    """What :func:`parse_request` would refuse in the fields of ``typed`` alone (a form being filled in),
+    by field: the same sentences before the form is sent as after."""
+    try:
+        parse_request(typed, limits, defaults, blank_is_error=True)
+    except InvalidRequest as e:
+        return {k: v for k, v in e.errors.items() if k in typed}
+    return {}

@@ -43,12 +43,23 @@ class FreeNode:
 
 
 @dataclass(frozen=True)
+class NodeSize:
+    """What one node of the table's scope has in all, free or not, up or down: what a session there
+    could ever get."""
+
+    cpus: int
+    memory_mb: int
+    gpus: int
+
+
+@dataclass(frozen=True)
 class Table:
     rows: tuple[Row, ...]
     unavailable_nodes: int  # down, drained, failing…
     reserved_nodes: int  # inside an active reservation (and not the one asked for)
     reservation: str = ""
     free_nodes: tuple[FreeNode, ...] = ()
+    sizes: tuple[NodeSize, ...] = ()
 
     @property
     def max_free_gpus(self) -> int:
@@ -116,6 +127,7 @@ def build_table(nodes: list[Node], reservations: list[Reservation], partition: s
         reserved_nodes=reserved_apart,
         reservation=reservation,
         free_nodes=tuple(free),
+        sizes=tuple(NodeSize(cpus=n.cpus, memory_mb=n.memory_mb, gpus=n.gpus) for n in candidates),
     )
 
 
@@ -127,16 +139,40 @@ def _whole(value) -> int | None:
     return number if number >= 0 else None
 
 
+def never_fits(table: Table, cores: int, memory_mb: int, gpus: int) -> str:
+    """"" when some node of the table's scope could hold this request once it is free; else which part
+    no node there could ever hold, with the most one has, in a sentence."""
+    if any(n.cpus >= cores and n.memory_mb >= memory_mb and n.gpus >= gpus for n in table.sizes):
+        return ""
+    where = f"in reservation {table.reservation}" if table.reservation else "outside reservations"
+    never = " so this session could never start there."
+    if not table.sizes:
+        return f"There is no node {where}, so no session can start there."
+    if not any(n.gpus >= gpus for n in table.sizes):
+        most = max(n.gpus for n in table.sizes)
+        return f"No node {where} has {gpus} GPUs (the most is {most})," + never
+    with_gpus = [n for n in table.sizes if n.gpus >= gpus]
+    if not any(n.memory_mb >= memory_mb for n in with_gpus):
+        most = max(n.memory_mb for n in with_gpus)
+        which = f"with {gpus} GPU{'s' if gpus > 1 else ''} " if gpus else ""
+        return f"No node {which}{where} has {memory_mb:,} MB of memory (the most is {most:,} MB)," + never
+    most = max(n.cpus for n in with_gpus if n.memory_mb >= memory_mb)
+    return f"No node {where} that has the rest has {cores} cores (the most is {most})," + never
+
+
 def fit_warning(table: Table, cores, memory_mb, gpus) -> str:
     """The warning before submitting: "" when one free node (in the table's scope) can hold these
     cores, this memory and these GPUs at once; else which part does not fit, in a sentence.
 
     Cores count against a node's CPUs, not its free cores: the partition shares cores between
     sessions (GPUs and memory are never shared). A value that is not a number warns of nothing:
-    the field's own check says what is wrong with it."""
+    the field's own check says what is wrong with it. A request no node of the scope could ever
+    hold says so (:func:`never_fits`), instead of promising a wait."""
     cores, memory_mb, gpus = _whole(cores), _whole(memory_mb), _whole(gpus)
     if cores is None or memory_mb is None or gpus is None:
         return ""
+    if table.sizes and (impossible := never_fits(table, cores, memory_mb, gpus)):
+        return impossible
     nodes = table.free_nodes
     where = f"in reservation {table.reservation}" if table.reservation else "outside reservations"
     wait = " Your session would wait in the queue until one does; ask for less to start now."

@@ -27,7 +27,9 @@ class SiteSettings:
     mark: str = ""  # --comment: this hub's mark, with the user and the server (cluster.reconcile)
     partition: str = "interactive"
     qos: str = ""
-    output_file: str = "{home}/.jupyterhub-session-%j.log"
+    output_file: str = "{home}/.local/state/jupyterhub-slurm-interactive/session-%j.log"
+    keep_sessions: int = 100  # outputs kept in output_file's directory: the newest this many (0: all)
+    keep_days: int = 90  # and none older than this many days (0: however old)
     extra_directives: tuple[str, ...] = ()
     prologue: str = ""
     epilogue: str = ""
@@ -39,6 +41,10 @@ class SiteSettings:
 def output_path(output_file: str, home: str, job_id: str = "%j") -> str:
     """The job's output file: ``{home}`` is the user's home, ``%j`` the job ID."""
     return output_file.format(home=home).replace("%j", job_id)
+
+
+#: The outputs of the former default, which the next session moves into output_file's directory.
+FORMER_OUTPUT = ".jupyterhub-session-%j.log"
 
 
 #: The release's package that reports the server's port once it listens (jupyterlab_slurm_interactive.port).
@@ -71,6 +77,9 @@ def render_batch_script(request: ResourceRequest, release: Release, settings: Si
         partition=settings.partition,
         qos=settings.qos,
         output=output_path(settings.output_file, home),
+        keep_sessions=max(0, settings.keep_sessions),
+        keep_days=max(0, settings.keep_days),
+        former_output=os.path.join(home, FORMER_OUTPUT),
         home=home,
         extra_directives=list(settings.extra_directives),
         prologue=settings.prologue,

@@ -34,6 +34,7 @@ from jupyterhub_slurm_interactive.session.phase import Phase
 from jupyterhub_slurm_interactive.session.record import JobRecord, JobReport
 from jupyterhub_slurm_interactive.session.start import ALIVE, Starting
 from jupyterhub_slurm_interactive.session.states import end_message
+from jupyterhub_slurm_interactive.session.stop_note import StopNote
 from jupyterhub_slurm_interactive.slurm.commands import QueueEntry
 from jupyterhub_slurm_interactive.slurm.runner import SlurmError
 from jupyterhub_slurm_interactive.words import clock_time
@@ -74,7 +75,7 @@ class Session(Starting):
         self.ip, self.port = "", 0
         self.events: list[dict] = []
         self.requested_at = 0.0  # when this start was asked for
-        self.idle_note: dict = {}  # the idle culler's word before it stops this session
+        self.stop_note = StopNote(clock)  # who stops this session and why (the idle culler, an operator), said first
         self._port_event = asyncio.Event()
         self._wake = asyncio.Event()  # set by a cancel: every wait of the start ends at once
 
@@ -84,7 +85,6 @@ class Session(Starting):
     submitted_at = property(lambda self: self.record.submitted_at)
     token_sha256 = property(lambda self: self.record.token_sha256)
     last_end = property(lambda self: self.record.last_end)
-    runner = property(lambda self: self.slurm.runner)
 
     @property
     def starting(self) -> bool:
@@ -114,6 +114,15 @@ class Session(Starting):
     def clear(self):
         """Forget the job (the session is over); keep how it ended."""
         self.record.clear()
+
+    def end_news(self, within: float) -> dict:
+        """How the last session ended, once, and only within ``within`` seconds of its end: a fresh login hours
+        later is not greeted by a stop it does not remember. Marks it told (the caller saves the state)."""
+        end = self.last_end
+        if not end or end.get("told") or self.clock.time() - float(end.get("at") or 0) > within:
+            return {}
+        end["told"] = True
+        return end
 
     def forget_last_end(self):
         """A new start: the last session's end is no longer news."""
@@ -203,8 +212,9 @@ class Session(Starting):
         self._move(Phase.CANCELLING)
         self._wake.set()
         where = "while it waited in the queue" if queued else f"while its server started on {self.node}"
-        self.end("CANCELLED", f"You cancelled your session{f' (Slurm job {job})' if job else ''} {where}; "
-                              "its choices are kept.")
+        self.end("CANCELLED", self.stop_note.cancelled_message(job, where))
+        self.last_end.update(self.stop_note.kept())
+        self.stop_note.forget()
         if job:
             try:
                 await self.slurm.cancel(job)
@@ -295,12 +305,15 @@ class Session(Starting):
     # ------------------------------------------------------------------ stopping
     def note_idle(self, idle_seconds: float):
         """The idle culler is about to stop this session: its stop says so, and after how long idle."""
-        self.idle_note = {"at": self.clock.time(), "idle_seconds": float(idle_seconds)}
+        self.stop_note.idle(idle_seconds)
 
-    def _stop_message(self, job: str) -> str:
-        note = self.idle_note
-        recent = bool(note) and self.clock.time() - note["at"] < 300
-        return states.stopped(job, note["idle_seconds"] if recent else None)
+    def note_operator(self, operator: str, reason: str):
+        """An operator is about to stop (or cancel) this session: its end says who, and why."""
+        self.stop_note.operator(operator, reason)
+
+    def stop_notice(self) -> dict:
+        """What the session's open tabs are told before the stop (session.stop_note)."""
+        return self.stop_note.notice()
 
     async def stop(self, now: bool = False):
         """Cancel the job; wait (at most ``stop_wait``) until it has left its node and its GPUs are free."""
@@ -312,9 +325,8 @@ class Session(Starting):
         try:
             await self.cancel()
             if not ended_by_itself:
-                self.end("CANCELLED", self._stop_message(job))
-                if self.idle_note:
-                    self.last_end["idle_seconds"] = self.idle_note["idle_seconds"]
+                self.end("CANCELLED", self.stop_note.stopped_message(job))
+                self.last_end.update(self.stop_note.kept())
             # each look is an answer of the shared squeue begun after the previous one:
             # many stops at once still make one query at a time
             deadline = self.clock.monotonic() + (0 if now else self.timing.stop_wait)
@@ -328,4 +340,4 @@ class Session(Starting):
                 await asyncio.sleep(0.05)
         finally:
             self._move(Phase.IDLE)
-            self.idle_note = {}
+            self.stop_note.forget()

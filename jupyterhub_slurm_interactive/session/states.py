@@ -134,8 +134,13 @@ def lost_sight(job_id: str, state: str) -> str:
             "that it holds nothing, and the centre is told in the hub's log. Please try again later.")
 
 
-def stopped(job_id: str, idle_seconds: float | None = None) -> str:
-    """A session stopped from the hub; with ``idle_seconds``, by the idle culler after that long idle."""
+def stopped(job_id: str, idle_seconds: float | None = None, operator: str = "", reason: str = "") -> str:
+    """A session stopped from the hub; with ``idle_seconds``, by the idle culler after that long idle; with
+    ``operator``, by that operator, for ``reason``."""
+    if operator:
+        why = reason.strip().rstrip(".") or "no reason given"
+        return (f"Your session (Slurm job {job_id}) was stopped at {clock_time(time.time())} by the operator "
+                f"{operator}: {why}.")
     if idle_seconds is None:
         return f"Your session (Slurm job {job_id}) was stopped from the hub."
     return (f"Your session (Slurm job {job_id}) was stopped at {clock_time(time.time())} after "

@@ -19,6 +19,7 @@ from jupyterhub_slurm_interactive.choice.request import (
     FIELDS,
     InvalidRequest,
     ResourceRequest,
+    field_errors,
     from_form,
     parse_request,
 )
@@ -59,8 +60,10 @@ class FormSide:
 
     async def availability(self, reservation: str = "", request: dict | None = None) -> dict:
         """The table of free resources (JSON-ready), outside reservations or inside one this user may use;
-        with ``request`` (cores, memory, gpus as typed), whether one free node can hold it."""
-        if reservation and reservation not in (await self.offer()).limits.reservations:
+        with ``request`` (cores, memory, gpus, hours as typed), whether one free node can hold it, and
+        ``errors``: what the start would refuse in those fields, by the same check, before it is sent."""
+        given = await self.offer()
+        if reservation and reservation not in given.limits.reservations:
             raise web.HTTPError(403, f"Reservation {reservation[:64]!r} is not one you may use")
         snapshot = await self.cluster().get()
         table = build_table(snapshot.nodes, snapshot.reservations, self.partition, reservation)
@@ -68,8 +71,9 @@ class FormSide:
         answer.update(taken_at=snapshot.taken_at, stale=snapshot.stale, refresh_seconds=self.availability_interval,
                       taken_at_text=clock_time(snapshot.taken_at))
         if request is not None:
-            answer["fit_warning"] = fit_warning(table, request.get("cores"), request.get("memory"),
-                                                request.get("gpus"))
+            answer["errors"] = field_errors(request, given.limits, given.defaults)
+            answer["fit_warning"] = "" if answer["errors"] else fit_warning(
+                table, request.get("cores"), request.get("memory"), request.get("gpus"))
         return answer
 
     async def resource_request(self) -> ResourceRequest:
@@ -119,7 +123,9 @@ class FormSide:
             given = await self.gather_offer()
         except SlurmError as e:
             return form.render_unavailable(e.message, accounts=isinstance(e, offer.AccountsUnknown))
-        last_end = self.session.last_end
+        last_end = self.session.end_news(self.end_notice_seconds)
+        if last_end:
+            self._save_state()
         return form.render_form(form.form_view(
             snapshot=given.snapshot, partition=self.partition, accounts=given.accounts,
             accounts_from_slurm=given.accounts_from_slurm, usable=given.reservations, releases=given.releases,

@@ -36,10 +36,17 @@
     one is stopped with JupyterHub's ``DELETE .../servers/SERVER``). Works for a
     session that was queued when the hub restarted.
 
+``POST /hub/api/slurm-interactive/users/NAME/servers/SERVER/stop`` (default server: ``.../server/stop``)
+    Stop a running session as JupyterHub's ``DELETE .../servers/SERVER`` does, once its open JupyterLab
+    tabs have saved their documents (at most ``save_wait`` seconds; JupyterHub's own stop takes the
+    session's route away first, so no tab could answer). Needs ``delete:servers``; 409 if it is not
+    running. 204 once stopped, 202 while the stop goes on.
+
 ``POST /hub/api/slurm-interactive/users/NAME/servers/SERVER/idle`` (default server: ``.../server/idle``)
     The idle culler says it is about to stop this session for idleness:
     ``{"idle_seconds": <number>}``. The stop that follows says so on the
-    session's card. Needs the scope to stop the server (``delete:servers``).
+    session's card, and its open tabs save their documents before the answer. Needs the scope to stop
+    the server (``delete:servers``).
 
 ``GET /hub/api/slurm-interactive/users/NAME/sessions``
     The cards of "My sessions" as JSON, one per server of the user: phase
@@ -94,7 +101,8 @@ class AvailabilityHandler(APIHandler):
             raise web.HTTPError(400, "reservation: not a reservation name")
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
-        request = {k: self.get_argument(k, "")[:12] for k in ("cores", "memory", "gpus")}
+        request = {k: self.get_argument(k, "")[:40] for k in ("cores", "memory", "gpus", "hours")
+                   if self.get_argument(k, None) is not None}
         self.finish(json.dumps(await spawner.availability(reservation, request if any(request.values()) else None)))
 
 
@@ -251,6 +259,28 @@ class CancelHandler(APIHandler):
         }))
 
 
+class StopHandler(APIHandler):
+    """Stop a running session as JupyterHub's DELETE does, after its open JupyterLab tabs have saved their
+    documents (they are told while the session's route still leads to it; JupyterHub's own stop takes the
+    route away first). 204 once stopped; 202 if the stop goes on (JupyterHub's slow_stop_timeout)."""
+
+    async def post(self, user_name, server_name=""):
+        spawner = _session_spawner(self, user_name, server_name, "delete:servers", "stop")
+        if not spawner.ready or spawner.pending:
+            label = f"The session {server_name!r}" if server_name else "Your default session"
+            raise web.HTTPError(409, f"{label} is not running: cancel a queued or starting one instead")
+        saved = await spawner.save_before_stop()
+        stopping = asyncio.ensure_future(self.stop_single_user(spawner.user, server_name))
+        done, _ = await asyncio.wait([stopping], timeout=self.slow_stop_timeout)
+        if done:
+            stopping.result()
+        self.set_status(204 if done else 202)
+        if not done:
+            self.finish(json.dumps({"tabs": saved.get("tabs", 0), "saved": saved.get("saved", 0)}))
+        else:
+            self.finish()
+
+
 class IdleNoteHandler(APIHandler):
     """The idle culler's word before it stops a session (ops.idle)."""
 
@@ -265,6 +295,7 @@ class IdleNoteHandler(APIHandler):
         spawner.session.note_idle(idle)
         metrics.IDLE_STOPS.labels("gpu" if spawner.request and spawner.request.gpus else "cpu").inc()
         self.log.info("%s: the idle culler stops it after %.0f s without activity", spawner._log_name, idle)
+        await spawner.save_before_stop()  # its open tabs save their documents while its route still leads to it
         self.set_status(201)
         self.finish(json.dumps({"message": "noted"}))
 
@@ -293,6 +324,8 @@ class SessionsHandler(APIHandler):
 HANDLERS = [
     (r"/api/slurm-interactive/users/([^/]+)/servers/([^/]*)/cancel", CancelHandler),
     (r"/api/slurm-interactive/users/([^/]+)/server/cancel", CancelHandler),
+    (r"/api/slurm-interactive/users/([^/]+)/servers/([^/]*)/stop", StopHandler),
+    (r"/api/slurm-interactive/users/([^/]+)/server/stop", StopHandler),
     (r"/api/slurm-interactive/users/([^/]+)/servers/([^/]*)/idle", IdleNoteHandler),
     (r"/api/slurm-interactive/users/([^/]+)/server/idle", IdleNoteHandler),
     (r"/api/slurm-interactive/users/([^/]+)/sessions", SessionsHandler),

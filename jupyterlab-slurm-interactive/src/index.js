@@ -2,19 +2,26 @@
 //
 // The figures come from the session itself: the server extension of this package answers
 // GET {base}/slurm-interactive/session from Slurm's job environment and the job's own
-// times (jupyterlab_slurm_interactive/session.py). Nothing here asks the hub.
+// times (jupyterlab_slurm_interactive/session.py). Nothing here asks the hub. Before the hub
+// stops the session, its server passes the word on (GET {base}/slurm-interactive/stopping):
+// this tab saves its documents, answers, and says who stopped the session and why.
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { Widget } from '@lumino/widgets';
 
-import { WARN_MINUTES, clockTime, resources, timeLeft, walltimeWarning, warningDue, welcomeBack } from './logic.mjs';
+import {
+  WARN_MINUTES, clockTime, resources, stopNotice, timeLeft, walltimeWarning, warningDue, welcomeBack
+} from './logic.mjs';
 
 const PLUGIN = 'jupyterlab-slurm-interactive:plugin';
 const COMMAND = 'slurm-interactive:show-session';
 /** How often the session's figures are asked again (an operator may change the time limit). */
 const REFRESH_MS = 60 * 1000;
+/** How often this tab looks for the hub's word that the session is being stopped (its own server only). */
+const STOP_LOOK_MS = 3 * 1000;
+const SAVE_ALL = 'docmanager:save-all';
 
 class SessionStatus extends Widget {
   constructor(onClick) {
@@ -76,11 +83,51 @@ function detailsNode(session, secondsLeft) {
   return node;
 }
 
-async function fetchSession(settings) {
-  const url = URLExt.join(settings.baseUrl, 'slurm-interactive', 'session');
-  const response = await ServerConnection.makeRequest(url, {}, settings);
+async function ask(settings, path, init = {}) {
+  const url = URLExt.join(settings.baseUrl, 'slurm-interactive', path);
+  const response = await ServerConnection.makeRequest(url, init, settings);
   if (!response.ok) { throw new Error(`${response.status}`); }
   return response.json();
+}
+
+const fetchSession = settings => ask(settings, 'session');
+
+/** Look for the hub's word of a stop; on it, save every open document, answer, and say who stops the session.
+ *  The looks end with the session: after the word, or when the server no longer answers. */
+function watchForStop(app, settings) {
+  const tab = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`.replace('.', '');
+  let handled = null, failures = 0, timer = null;
+  const look = async () => {
+    let notice;
+    try {
+      notice = (await ask(settings, `stopping?tab=${encodeURIComponent(tab)}`)).notice;
+      failures = 0;
+    } catch (e) {
+      if (++failures >= 3) { clearInterval(timer); } // the server is gone, or is not one of ours
+      return;
+    }
+    if (!notice || notice.id === handled) { return; }
+    handled = notice.id;
+    clearInterval(timer);
+    let saved = true;
+    try {
+      await app.commands.execute(SAVE_ALL);
+    } catch (e) {
+      saved = false;
+    }
+    try {
+      await ask(settings, 'stopping/saved', { method: 'POST', body: JSON.stringify({ tab, id: notice.id }) });
+    } catch (e) {
+      // the hub stops the session anyway once its wait is over
+    }
+    void showDialog({
+      title: 'Your session is being stopped',
+      body: stopNotice(notice, saved),
+      buttons: [Dialog.okButton({ label: 'Close' })]
+    });
+  };
+  void look();
+  timer = setInterval(look, STOP_LOOK_MS);
 }
 
 const plugin = {
@@ -120,7 +167,13 @@ const plugin = {
         WARN_MINUTES.filter(m => m >= minutes).forEach(m => shown.add(m));
         Notification.warning(
           walltimeWarning(left, session.ends_at),
-          { autoClose: false, actions: [{ label: 'Session details', callback: openDetails }] }
+          {
+            autoClose: false,
+            actions: [
+              { label: 'Save all', callback: () => void app.commands.execute(SAVE_ALL) },
+              { label: 'Session details', callback: openDetails }
+            ]
+          }
         );
       }
     };
@@ -139,6 +192,7 @@ const plugin = {
       tick();
     };
     // not awaited: the application is restored only once every plugin is active
+    void app.restored.then(() => watchForStop(app, settings));
     void app.restored.then(() => load(true)).then(() => {
       setInterval(tick, 15 * 1000);
       setInterval(() => load(false), REFRESH_MS);

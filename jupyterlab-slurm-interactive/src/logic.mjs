@@ -57,3 +57,12 @@ export function walltimeWarning(secondsLeft, endsAt) {
   return `Your session ends in ${timeLeft(secondsLeft)}, at ${clockTime(endsAt)}: Slurm then stops it, ` +
     'and unsaved work will be lost. Save your work now.';
 }
+
+/** What a tab says when the hub stops its session: who (a phrase, "" when the hub does not know) and why,
+ *  and whether its open documents were saved first. */
+export function stopNotice(notice, saved) {
+  const who = notice.by ? `by ${notice.by}` : 'from the Hub Control Panel';
+  const why = notice.reason ? `: ${notice.reason.replace(/\.$/, '')}` : '';
+  const docs = saved ? 'Your open documents were saved first.' : 'Your open documents could not all be saved.';
+  return `This session is being stopped ${who}${why}. ${docs} Its kernels and terminals end now.`;
+}

@@ -48,8 +48,19 @@ def shot(page, name):
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def login(page, user, password):
+def both_widths(page, name):
+    """Screenshots at desktop width and at a phone's (NAME.png, NAME-phone.png); the page is left at desktop width."""
+    shot(page, name)
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, f"{name}-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def login(page, user, password, lands=True):
     page.goto(f"{HUB}/hub/login")
     page.fill("#username_input", user)
     page.fill("#password_input", password)
     page.click("#login_submit")
+    if lands:  # where the login lands (the form, a running session, the operators' view) has rendered
+        page.wait_for_url(lambda url: "/hub/login" not in url)
+        page.wait_for_load_state()

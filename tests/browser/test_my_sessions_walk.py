@@ -8,7 +8,7 @@ import pytest
 
 from ..integration.conftest import sh, squeue, wait_for
 from ..integration.test_session_life import block_gpus
-from .conftest import CHROMIUM_ARGS, HUB, login, shot  # noqa: F401
+from .conftest import CHROMIUM_ARGS, HUB, both_widths, login, shot  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -38,10 +38,7 @@ def test_a_queued_session_is_cancelled_from_its_progress_page(new_page, hub, cle
     assert page.title().startswith("⏳ Queued: your session train")
     assert page.locator("#stop-server-btn").is_hidden()  # JupyterHub's button stops the default server
     job = job_of(hub, "bob", "train")
-    shot(page, "12-progress-queued")
-    page.set_viewport_size({"width": 390, "height": 844})
-    shot(page, "12-progress-queued-phone")
-    page.set_viewport_size({"width": 1280, "height": 900})
+    both_widths(page, "12-progress-queued")
 
     began = time.monotonic()
     page.click("#jsi-cancel")
@@ -104,10 +101,7 @@ def test_my_sessions_with_three_sessions_in_three_states(new_page, hub, clean):
     assert page.locator("#jsi-card-default .jsi-again").is_visible()
     wait_for(lambda: (page.reload() or True) and page.locator("#jsi-card-default .jsi-usage").count(), 30, 1,
              what="the ended card to show what it used")
-    shot(page, "14-my-sessions")
-    page.set_viewport_size({"width": 390, "height": 844})
-    shot(page, "14-my-sessions-phone")
-    page.set_viewport_size({"width": 1280, "height": 900})
+    both_widths(page, "14-my-sessions")
 
     # a bad name is explained by its field, and nothing is asked of the hub
     page.fill("#jsi-new-name", "Big GPU")
@@ -127,5 +121,6 @@ def test_my_sessions_with_three_sessions_in_three_states(new_page, hub, clean):
     # Stop on the running card
     cpu_job = job_of(hub, "alice", "cpu")
     page.click("#jsi-card-cpu .jsi-stop")
+    page.click("#jsi-card-cpu .jsi-stop-confirmed")
     page.wait_for_function("() => document.querySelector('#jsi-card-cpu').dataset.phase === 'ended'")
     assert not [j for j in squeue() if j["id"] == cpu_job]

@@ -61,7 +61,12 @@ def test_vscode_opens_the_workbench(new_page, hub, clean):
     start_from_the_form(page, release["name"], "vscode")
     page.wait_for_selector(".monaco-workbench", timeout=120_000)
     assert re.search(r"/user/alice/vscode/", page.url)
-    page.wait_for_timeout(2000)
+    # the user's own home opens trusted: its files listed, no "Do you trust the authors" dialog, no
+    # Restricted Mode (releases_vscode_workspace_trust)
+    page.wait_for_selector(".explorer-folders-view .monaco-list-row", timeout=60_000)
+    assert page.locator(".monaco-dialog-box").count() == 0
+    assert page.get_by_text("Do you trust the authors").count() == 0
+    assert page.get_by_text("Restricted Mode").count() == 0
     shot(page, "13-vscode")
 
 

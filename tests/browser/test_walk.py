@@ -93,7 +93,16 @@ def test_log_in_start_come_back_and_stop(new_page, hub, clean):
     assert card.locator(".jsi-gpus").inner_text().strip() == "1"
     assert "min" in card.locator(".jsi-time-left").inner_text()
     shot(home, "05-home")
+    # Stop asks first, and says what ends; "Keep it running" keeps it
     card.locator(".jsi-stop").click()
+    confirm = card.locator(".jsi-confirm")
+    assert confirm.is_visible() and "unsaved work is lost" in confirm.inner_text()
+    assert card.locator(".jsi-stop").get_attribute("aria-expanded") == "true"
+    shot(home, "05-home-stop-asks")
+    card.locator(".jsi-stop-keep").click()
+    assert confirm.is_hidden() and [j for j in squeue() if j["id"] == job]
+    card.locator(".jsi-stop").click()
+    card.locator(".jsi-stop-confirmed").click()
     wait_for(lambda: not [j for j in squeue() if j["id"] == job], 15, 0.2, what="the job to leave squeue")
     home.wait_for_selector("#start")
     assert home.locator("#jsi-card-default .jsi-phase").inner_text().strip() == "ended"
@@ -108,7 +117,7 @@ def test_log_in_start_come_back_and_stop(new_page, hub, clean):
 
 def test_a_wrong_password_shows_the_login_error(new_page, stack):
     page = new_page()
-    login(page, "alice", "wrong-password")
+    login(page, "alice", "wrong-password", lands=False)
     page.wait_for_selector(".login_error")
     assert "Invalid username or password" in page.locator(".login_error").inner_text()
 

@@ -42,6 +42,11 @@ def sh(*argv: str, check: bool = True, user: str | None = None, input: str | Non
     return proc
 
 
+def session_output(user: str, job) -> str:
+    """Where a session's job writes its output (InteractiveSlurmSpawner.output_file's default)."""
+    return f"/home/{user}/.local/state/jupyterhub-slurm-interactive/session-{job}.log"
+
+
 def wait_for(predicate, timeout: float = 30, interval: float = 0.25, what: str = "condition"):
     """Call predicate until it returns something truthy; return it, or fail after timeout."""
     deadline = time.monotonic() + timeout

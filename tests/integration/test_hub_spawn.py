@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from .conftest import STACKCTL, hub_log_tail, scontrol_job, sh, squeue, wait_for
+from .conftest import STACKCTL, hub_log_tail, scontrol_job, session_output, sh, squeue, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def test_spawn_with_defaults_reaches_jupyter_through_the_proxy(hub, clean):
     assert fields["JobName"] == "jupyterhub-session"
 
     # the job's output is alice's alone, and holds no token
-    log = f"/home/alice/.jupyterhub-session-{job}.log"
+    log = session_output("alice", job)
     assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
     assert hub.user_token("alice") not in open(log).read()
 

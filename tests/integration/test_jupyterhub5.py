@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .conftest import ADMIN_TOKEN_FILE, HUB_USER, sh, squeue, wait_for
+from .conftest import ADMIN_TOKEN_FILE, HUB_USER, session_output, sh, squeue, wait_for
 
 JUPYTERHUB5 = "5.5.4"
 VENV = Path("/opt/jupyterhub5/venv")
@@ -140,6 +140,6 @@ def test_a_jupyterhub_5_hub_starts_a_session_from_the_form_and_stops_it(hub5):
     wait_for(lambda: not [j for j in squeue("--states=all", "--jobs", job) if j["state"] in ("RUNNING", "PENDING", "COMPLETING")],
              60, 0.25, f"job {job} to end")
     # and req_epilogue ran when the server ended (here: stopped from the hub)
-    output = Path(f"/home/alice/.jupyterhub-session-{job}.log")
+    output = Path(session_output("alice", job))
     wait_for(lambda: output.exists() and "the-site-epilogue-ran" in output.read_text(), 30, 0.5,
              f"the site's epilogue in {output}")

@@ -194,5 +194,12 @@ def test_the_operators_view_refuses_whoever_is_not_an_admin(hub, clean):
     # a stop without the form's XSRF token is refused, and changes nothing
     assert hub.start("bob", {"gpus": 0}).status_code in (201, 202)
     hub.wait_ready("bob")
-    r = ops.s.post(f"{HUB}/hub/sessions", data={"user": "bob", "server": ""}, timeout=30)
+    r = ops.s.post(f"{HUB}/hub/sessions", data={"user": "bob", "server": "", "reason": "x"}, timeout=30)
     assert r.status_code == 403 and hub.server("bob")["ready"]
+    assert alice.s.get(f"{HUB}/hub/sessions/stop?user=bob", timeout=30).status_code == 403
+    # a stop without a reason, or with one too long, stops nothing and says why
+    for reason, why in (("  \n ", "Give the reason"), ("x" * 301, "at most 300 characters")):
+        r = ops.s.post(f"{HUB}/hub/sessions", data={"user": "bob", "server": "", "reason": reason, "_xsrf": ops.xsrf},
+                       timeout=30)
+        assert r.status_code == 400 and why in r.text and "Nothing was stopped" in r.text
+        assert hub.server("bob")["ready"]

@@ -11,7 +11,18 @@ import time
 import pytest
 import requests
 
-from .conftest import HUB, STACKCTL, Browser, form_state, hub_log_tail, scontrol_job, sh, squeue, wait_for
+from .conftest import (
+    HUB,
+    STACKCTL,
+    Browser,
+    form_state,
+    hub_log_tail,
+    scontrol_job,
+    session_output,
+    sh,
+    squeue,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +84,9 @@ def test_the_job_carries_the_request(hub, clean):
     assert "mem=1500M" in f["TRES"] and "gres/gpu=1" in f["TRES"]
     assert f["UserId"].startswith("alice(")
     assert f["Requeue"] == "0"  # never restarted elsewhere after a node failure
-    assert f["StdOut"] == f"/home/alice/.jupyterhub-session-{f['JobId']}.log"
+    # the job writes its own output, in the product's directory of the home (Slurm's own file is none)
+    assert f["StdOut"] == "/dev/null"
+    assert "Session " + f["JobId"] in open(session_output("alice", f["JobId"])).read()
 
 
 def test_stop_cancels_the_job_and_frees_its_gpu(hub, clean):
@@ -119,7 +132,7 @@ def test_a_request_in_flight_at_stop_is_answered_and_the_job_ends_before_killwai
         listing.join(kill_wait + 30)
         assert answer["at"] > stopped_at, "the listing was answered before the stop: list more files"
         assert (answer["status"], answer["files"]) == (200, 3000), answer
-        output = open(f"/home/alice/.jupyterhub-session-{job}.log").read()
+        output = open(session_output("alice", job)).read()
         assert "1 request(s) in flight finished first" in output
     finally:
         sh("rm", "-rf", "/home/alice/many-files")
@@ -158,9 +171,11 @@ def test_a_session_ended_outside_the_hub_is_noticed_and_explained(hub, clean):
     job = job_of(hub, "alice")
     sh("scancel", job, user="alice")
     wait_for(lambda: hub.server("alice") is None, 40, 1, what="the hub to notice the cancelled job")
-    page = Browser("alice").form().text
+    alice = Browser("alice")
+    page = alice.login.text  # the login lands on the form, which says how the session ended
     assert f"Slurm job {job}" in page and "cancelled outside the hub" in page
     assert "Interactive session parameters" in page  # the form is offered again
+    assert f"Slurm job {job}" not in alice.form().text  # said once: the form opened again starts clean
 
 
 def test_a_session_reaching_its_walltime_is_noticed_and_explained(hub, clean):
@@ -170,7 +185,7 @@ def test_a_session_reaching_its_walltime_is_noticed_and_explained(hub, clean):
     token = server_token("alice")
     sh("scontrol", "update", f"jobid={job}", "timelimit=00:00:01")
     wait_for(lambda: hub.server("alice") is None, 120, 1, what="the hub to notice the walltime")
-    page = Browser("alice").form().text
+    page = Browser("alice").login.text
     assert f"Slurm job {job}" in page and "time limit" in page
     # the session's token ended with it
     assert requests.get(f"{HUB}/hub/api/user", headers={"Authorization": f"token {token}"},
@@ -194,7 +209,7 @@ def test_a_server_failing_at_start_shows_the_end_of_its_output(hub, clean):
         r = hub.start("bob", {"release": "0000.00-broken"})
         assert r.status_code in (201, 202, 500), r.text
         wait_for(lambda: hub.server("bob") is None, 60, 0.5, what="the failed session to go")
-        page = Browser("bob").form().text
+        page = Browser("bob").login.text
         assert "boom: this release cannot start" in page
         assert "Exit code 3" in page
         # a failed start leaves no token behind

@@ -154,3 +154,23 @@ def test_rows_give_the_most_memory_free_on_one_node():
     table = build_table(nodes, resv, "interactive")
     assert [r.max_free_memory_mb for r in table.rows] == [0, 0, 30000]
     assert table.max_free_memory_mb == 30000 and table.as_json()["max_free_memory_mb"] == 30000
+
+
+def test_a_request_no_node_could_ever_hold_says_so_with_the_most_there_is():
+    from jupyterhub_slurm_interactive.cluster.availability import fit_warning
+    nodes = slurm.parse_nodes(recorded("scontrol_show_node_busy.txt"))
+    resv = slurm.parse_reservations(recorded("scontrol_show_reservation.txt"))
+    table = build_table(nodes, resv, "interactive")
+    # the finding: 1,000,000,000 MB was promised a wait "until one does"
+    assert fit_warning(table, 1, 1_000_000_000, 0) == (
+        "No node outside reservations has 1,000,000,000 MB of memory (the most is 30,000 MB), "
+        "so this session could never start there.")
+    assert fit_warning(table, 1, 1000, 3) == (
+        "No node outside reservations has 3 GPUs (the most is 2), so this session could never start there.")
+    assert fit_warning(table, 9, 1000, 0) == (
+        "No node outside reservations that has the rest has 9 cores (the most is 8), "
+        "so this session could never start there.")
+    # the course reservation holds node04 alone (30,000 MB): more is never, less merely waits or fits
+    inside = build_table(nodes, resv, "interactive", "course")
+    assert "in reservation course has 40,000 MB" in fit_warning(inside, 1, 40000, 0)
+    assert "could never" not in fit_warning(table, 2, 15000, 2)

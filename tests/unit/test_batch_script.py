@@ -1,12 +1,16 @@
 """The batch script is rendered from a validated request only, every value quoted."""
 
 import json
+import os
+import subprocess
+import time
 
 import pytest
 
 from jupyterhub_slurm_interactive.choice.choices import hours as _hours
-from jupyterhub_slurm_interactive.choice.releases import list_releases, load_release
+from jupyterhub_slurm_interactive.choice.releases import Release, list_releases, load_release
 from jupyterhub_slurm_interactive.choice.request import ResourceRequest
+from jupyterhub_slurm_interactive.session.batch_script import SiteSettings, render_batch_script
 from jupyterhub_slurm_interactive.session.templating import make_environment
 
 
@@ -58,7 +62,7 @@ def test_script_carries_the_request(releases_dir):
     for expected in ["#SBATCH --partition=interactive", "#SBATCH --oversubscribe", "#SBATCH --cpus-per-task=2",
                      "#SBATCH --mem=1500M", "#SBATCH --gres=gpu:1", "#SBATCH --time=3:00:00",
                      "#SBATCH --account=proj-b", "#SBATCH --reservation=course",
-                     "#SBATCH --output=/home/alice/jupyterhub-session-%j.log", "umask 077",
+                     "#SBATCH --output=/dev/null", "output=/home/alice/jupyterhub-session-%j.log", "umask 077",
                      "#SBATCH --no-requeue"]:
         assert expected in lines, expected
     assert "get-user-env" not in script
@@ -175,3 +179,51 @@ def test_the_session_keeps_its_runtime_files_and_sockets_in_a_private_directory_
     assert (runtime_mode, private_mode) == ("700", "700")
     assert path.startswith(f"{node_tmp}/jupyterhub-session.") and path.endswith("/runtime")
     assert os.listdir(node_tmp) == []  # removed with everything in it when the job ended
+
+
+def run_output_setup(script: str, home, job: str) -> subprocess.CompletedProcess:
+    """The batch script's lines that choose and prepare its output (from umask to set -eu), run by bash."""
+    lines = script.splitlines()
+    part = "\n".join(lines[lines.index("umask 077"):lines.index("set -eu")])
+    return subprocess.run(["bash", "-c", part + '\necho "job $SLURM_JOB_ID writes here"\n'],
+                          env={"HOME": str(home), "SLURM_JOB_ID": job, "PATH": os.environ["PATH"]},
+                          capture_output=True, text=True, check=True)
+
+
+def test_the_output_goes_to_a_directory_of_its_own_moves_the_former_ones_and_keeps_what_the_site_says(tmp_path):
+    release = Release(name="2026.11", path="/opt/releases/2026.11", date="2026-11-21")
+    request = ResourceRequest(cores=1, memory=1000, gpus=0, hours=1, release="2026.11", ui="lab")
+    home = tmp_path / "alice"
+    home.mkdir()
+    settings = SiteSettings(keep_sessions=3, keep_days=30)
+    script = render_batch_script(request, release, settings, str(home))
+    # a long-used home: outputs of the former default, one of them a symbolic link (left alone)
+    for job in ("7", "8"):
+        (home / f".jupyterhub-session-{job}.log").write_text(f"old {job}\n")
+    (home / "elsewhere").write_text("not a log")
+    (home / ".jupyterhub-session-9.log").symlink_to(home / "elsewhere")
+    run_output_setup(script, home, "10")
+    state = home / ".local/state/jupyterhub-slurm-interactive"
+    assert oct(state.stat().st_mode & 0o777) == "0o700"
+    assert (state / "session-10.log").read_text() == "job 10 writes here\n"
+    assert oct((state / "session-10.log").stat().st_mode & 0o777) == "0o600"
+    assert (state / "session-7.log").read_text() == "old 7\n" and (state / "session-8.log").exists()
+    assert sorted(p.name for p in home.glob(".jupyterhub-session-*")) == [".jupyterhub-session-9.log"]
+    # three kept: each new session removes the oldest beyond them, and any older than 30 days
+    old = state / "session-8.log"
+    os.utime(old, (time.time() - 40 * 86400,) * 2)
+    run_output_setup(script, home, "11")
+    assert sorted(p.name for p in state.iterdir()) == ["session-10.log", "session-11.log", "session-7.log"]
+    for job in ("12", "13"):
+        run_output_setup(script, home, job)
+    assert sorted(p.name for p in state.iterdir()) == ["session-11.log", "session-12.log", "session-13.log"]
+
+
+def test_an_output_directory_that_cannot_be_made_falls_back_to_the_home(tmp_path):
+    release = Release(name="2026.11", path="/opt/releases/2026.11", date="2026-11-21")
+    request = ResourceRequest(cores=1, memory=1000, gpus=0, hours=1, release="2026.11", ui="lab")
+    home = tmp_path / "bob"
+    home.mkdir()
+    (home / ".local").write_text("a file where the directory would go")
+    run_output_setup(render_batch_script(request, release, SiteSettings(), str(home)), home, "5")
+    assert (home / ".jupyterhub-session-5.log").read_text() == "job 5 writes here\n"

@@ -78,7 +78,9 @@ def test_a_refused_post_comes_back_with_its_values_and_messages_by_field():
     cores = re.search(r'<input id="jsi-cores"[^>]*>', html).group(0)
     assert 'aria-invalid="true"' in cores and 'aria-describedby="jsi-cores-error jsi-cores-help' in cores
     memory = re.search(r'<input id="jsi-memory"[^>]*>', html).group(0)
-    assert "aria-invalid" not in memory and 'aria-describedby="jsi-memory-help jsi-fit-warning"' in memory
+    # a typed number always points to its box, which the page fills as the user types
+    assert "aria-invalid" not in memory and 'aria-describedby="jsi-memory-error jsi-memory-help jsi-fit-warning"' in memory
+    assert re.search(r'id="jsi-memory-error" aria-live="polite"></div>', html)
     assert re.search(r'id="jsi-errors" tabindex="-1"', html)
     assert f'<a href="#jsi-cores" class="alert-link">{message}</a>' in html
 
@@ -102,7 +104,7 @@ def test_the_fit_warning_looks_at_the_whole_request():
 def test_the_table_shows_the_most_memory_free_on_one_node():
     v = view()
     html = form.render_form(v)
-    assert "Most on one node" in html
+    assert "Most free on one node (MB)" in html
     assert f'at most <span id="jsi-max-free-memory">{v["table"].max_free_memory_mb:,}</span> MB' in html
 
 
@@ -125,7 +127,8 @@ def test_the_batch_script_is_built_from_the_request_and_the_site():
     script = render_batch_script(request, RELEASES[0], settings, "/home/alice")
     for line in ("#SBATCH --account=proj-b", "#SBATCH --cpus-per-task=2", "#SBATCH --mem=1500M",
                  "#SBATCH --gres=gpu:1", "#SBATCH --time=3:00:00", "#SBATCH --qos=normal",
-                 "#SBATCH --output=/home/alice/.jupyterhub-session-%j.log", "module load cuda",
+                 "#SBATCH --output=/dev/null", "module load cuda",
+                 "output=/home/alice/.local/state/jupyterhub-slurm-interactive/session-%j.log",
                  "/opt/releases/2026.11/bin/batchspawner-singleuser jupyterhub-singleuser --debug &"):
         assert line in script.splitlines(), line
     with pytest.raises(ValueError):
@@ -179,3 +182,11 @@ def test_a_failed_session_banner_gives_the_end_of_its_output_and_its_path():
     assert '<code class="jsi-output-path">/home/alice/.s-7.log</code>' in html and "line 99</pre>" in html
     assert "alert-info" in form.render_form(view(last_end="Your session ended: it was stopped from the hub.",
                                                  last_end_state="CANCELLED"))
+
+
+def test_a_named_session_opens_a_jupyterlab_workspace_of_its_own():
+    from jupyterhub_slurm_interactive.choice.releases import interface_url
+    assert interface_url("lab") == "/lab"  # the default session keeps the default workspace
+    assert interface_url("lab", "gpu") == "/lab/workspaces/gpu"
+    assert interface_url("lab", "a b") == "/lab/workspaces/a%20b"
+    assert interface_url("vscode", "gpu") == "/vscode/" and interface_url("notebook", "gpu") == "/tree"

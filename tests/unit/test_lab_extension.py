@@ -67,6 +67,8 @@ console.log(JSON.stringify({
   midnight: [l.clockTime(1795392309), l.clockTime(1795392309, true)],
   welcome: [l.welcomeBack({...session, started_at: ends - 3600, now: ends}),
             l.welcomeBack({...session, started_at: ends - 30, now: ends})],
+  stop: [l.stopNotice({by: "the operator ops", reason: "node02 goes into maintenance."}, true),
+         l.stopNotice({by: "", reason: ""}, false)],
 }));
 """
 
@@ -93,3 +95,8 @@ def test_the_status_bar_logic_in_node():
     assert got["warning"] == ("Your session ends in 14 min, at 08:00 UTC: Slurm then stops it, and unsaved work "
                               "will be lost. Save your work now.")
     assert got["welcome"] == ["Welcome back: this is your session since 07:00 UTC (Slurm job 2174 on node02).", None]
+    assert got["stop"] == [
+        "This session is being stopped by the operator ops: node02 goes into maintenance. Your open documents were "
+        "saved first. Its kernels and terminals end now.",
+        "This session is being stopped from the Hub Control Panel. Your open documents could not all be saved. Its "
+        "kernels and terminals end now."]

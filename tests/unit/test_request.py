@@ -103,4 +103,17 @@ def test_an_emptied_field_of_the_form_is_marked_not_replaced():
     with pytest.raises(InvalidRequest) as e:
         parse_request({"cores": "", "memory": "", "hours": "2"}, LIMITS, DEFAULTS, blank_is_error=True)
     assert e.value.errors == {"cores": "Enter a whole number of cores, from 1 to 8.",
-                              "memory": "Enter a whole number of MB, from 100 to 30000."}
+                              "memory": "Enter a whole number of MB, from 100 to 30,000."}
+
+
+@pytest.mark.parametrize("field, value, message", [
+    # more than any node has, however many digits: refused as too much, with the bounds and why
+    ("memory", "1000000000", "Memory must be from 100 to 30,000 MB (30,000 is the most a node has); "
+                             "you asked for 1,000,000,000."),
+    ("cores", "0", "The number of cores must be from 1 to 8 cores; you asked for 0."),
+    ("hours", "99", "Time must be from 1 to 8 hours (8 is the longest a session may run); you asked for 99."),
+])
+def test_a_number_out_of_bounds_is_refused_for_the_real_reason(field, value, message):
+    with pytest.raises(InvalidRequest) as e:
+        parse(**{field: value})
+    assert e.value.errors == {field: message}

@@ -271,6 +271,23 @@ async def test_a_stop_stays_a_stop_when_the_job_reports_its_signal_before_scance
     assert session.last_end["message"] == f"Your session (Slurm job {JOB}) was stopped from the hub."
 
 
+async def test_a_session_says_who_stops_it_and_why():
+    session, runner, _ = make_session({"scancel": [""], "squeue": [queue_line("CANCELLED", JOB)]})
+    session.from_state({"job_id": JOB, "node": "node01", "submitted_at": time.time() - 600})
+    # the owner's Stop (or an admin's through JupyterHub's pages): the hub does not know who
+    assert session.stop_notice() == {"by": "", "reason": ""}
+    session.note_idle(900)
+    assert session.stop_notice() == {"by": "the idle culler", "reason": "no activity for 15 min"}
+    session.note_operator("ops", "node01 goes into maintenance at noon.")
+    assert session.stop_notice() == {"by": "the operator ops", "reason": "node01 goes into maintenance at noon."}
+    await session.stop()
+    message = session.last_end["message"]
+    assert message.startswith(f"Your session (Slurm job {JOB}) was stopped at ")
+    assert message.endswith(" by the operator ops: node01 goes into maintenance at noon.")
+    assert session.last_end["operator"] == "ops" and session.stop_note.current() == {}
+    assert session.stop_notice() == {"by": "", "reason": ""}  # said once: the next stop is not the operator's
+
+
 async def test_stop_without_a_job_runs_nothing():
     session, runner, _ = make_session({})
     await session.stop()
@@ -416,3 +433,14 @@ async def test_a_submission_slurm_refuses_outright_is_a_refusal_at_once():
     with pytest.raises(SubmitRefused):
         await session.start("#!/bin/bash\n", {}, asked(), "/")
     assert "squeue" not in runner.commands()
+
+
+def test_how_the_last_session_ended_is_said_once_and_only_soon_after():
+    session, _, _ = make_session({})
+    session.record.ended("CANCELLED", "Your session (Slurm job 7) was stopped from the hub.", time.time() - 60)
+    assert session.end_news(900)["message"].startswith("Your session (Slurm job 7)")
+    assert session.end_news(900) == {}  # said once
+    assert session.last_end["told"] is True  # and saved so with the state
+    session.record.ended("CANCELLED", "Your session (Slurm job 8) was stopped from the hub.", time.time() - 4 * 3600)
+    assert session.end_news(900) == {}  # a fresh login hours later is not greeted by it
+    assert session.last_end["job_id"] == "" and "job 8" in session.last_end["message"]  # the card keeps it

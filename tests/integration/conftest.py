@@ -244,6 +244,17 @@ def hub_log_tail(lines: int = 50) -> str:
     return sh("tail", "-n", str(lines), "/var/log/jupyterhub/jupyterhub.log", check=False).stdout
 
 
+def hub_log_size() -> int:
+    """Where the hub's log ends now: :func:`hub_log_since` reads what is written after."""
+    return os.path.getsize("/var/log/jupyterhub/jupyterhub.log")
+
+
+def hub_log_since(offset: int) -> str:
+    with open("/var/log/jupyterhub/jupyterhub.log", "rb") as f:
+        f.seek(offset)
+        return f.read().decode("utf-8", "replace")
+
+
 __all__ = ["sh", "wait_for", "squeue", "cancel_all_jobs", "scontrol_job", "json", "hub_log_tail", "STACKCTL", "HUB_USER"]
 
 

@@ -9,7 +9,17 @@ import time
 import pytest
 import requests
 
-from .conftest import STACKCTL, Browser, hub_log_tail, sh, squeue, wait_for
+from .conftest import (
+    STACKCTL,
+    Browser,
+    hub_log_since,
+    hub_log_size,
+    hub_log_tail,
+    session_output,
+    sh,
+    squeue,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -115,7 +125,7 @@ def test_a_node_failing_under_a_session(hub, clean):
         final = [j["state"] for j in squeue("--states=all", f"--jobs={job}")]
         assert final and final[0] in ("NODE_FAIL", "CANCELLED", "FAILED"), final
         assert not [j for j in squeue() if j["id"] == job]  # not requeued elsewhere
-        page = Browser("alice").form().text
+        page = Browser("alice").login.text  # the login lands on the form, which says how the session ended
         assert f"its node {node} failed" in page or "node failed" in page, page[:2000]
         # a failed node here registers again at once (ReturnToService); kept out as a site would keep it
         sh("scontrol", "update", f"nodename={node}", "state=drain", "reason=fault-test")
@@ -155,12 +165,12 @@ def test_a_stopped_controller_declares_nothing_dead_and_a_start_completes_after(
 def test_a_start_whose_sbatch_gets_no_answer_finds_its_job_after_the_outage_and_completes(hub, clean):
     """slurmctld stopped before Start: sbatch times out, yet the controller queues the job when it comes
     back. That is no refusal: the start finds the job by its mark, adopts it and completes."""
-    log_from = len(hub_log_tail(100000))
+    log_from = hub_log_size()
     ctld = _pid("^slurmctld")
     sh("kill", "-STOP", str(ctld))
     try:
         assert hub.start("bob", {}).status_code in (201, 202)
-        wait_for(lambda: "sbatch got no answer for bob's session" in hub_log_tail(100000)[log_from:], 90, 0.5,
+        wait_for(lambda: "sbatch got no answer for bob's session" in hub_log_since(log_from), 90, 0.5,
                  what="bob's sbatch to time out")
     finally:
         sh("kill", "-CONT", str(ctld))
@@ -168,7 +178,7 @@ def test_a_start_whose_sbatch_gets_no_answer_finds_its_job_after_the_outage_and_
     hub.wait_ready("bob", timeout=120)
     print(f"sbatch without answer: the start completed {time.monotonic() - resumed:.1f} s after the controller resumed")
     assert _answers(hub, "bob")
-    assert "found job" in hub_log_tail(100000)[log_from:]
+    assert "found job" in hub_log_since(log_from)
     assert_invariant(hub)
 
 
@@ -276,17 +286,20 @@ def test_accounting_away_the_form_still_opens_and_says_what_it_cannot_know(hub, 
 
 
 def test_a_home_that_cannot_be_written_fails_fast_and_says_so(hub, clean):
-    home = "/home/alice"
+    home, outputs = "/home/alice", session_output("alice", 0).rsplit("/", 1)[0]
+    sh("mkdir", "-p", "-m", "0700", outputs, user="alice")
     mode = os.stat(home).st_mode & 0o7777
     os.chmod(home, 0o500)
+    os.chmod(outputs, 0o500)  # neither the home nor the session's own directory takes a file
     try:
         started = time.monotonic()
         hub.start("alice", {})
         wait_for(lambda: hub.server("alice") is None, 30, 0.5, what="the start to fail")
         print(f"unwritable home: start failed after {time.monotonic() - started:.1f} s")
-        page = Browser("alice").form().text
+        page = Browser("alice").login.text
         assert "Is your home directory full, or not writable?" in page
     finally:
+        os.chmod(outputs, 0o700)
         os.chmod(home, mode)
     assert_invariant(hub)
 

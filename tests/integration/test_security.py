@@ -105,7 +105,7 @@ def test_a_port_freed_by_a_dead_server_serves_nobody_the_users_requests(hub, cle
         squatter.stop()
     wait_for(lambda: hub.server("alice") is None, 30, 0.25, what="the hub to let the dead session go")
     wait_for(lambda: not [j for j in squeue() if j["id"] == job], 30, what="the job to end")
-    assert "ended" in Browser("alice").form().text
+    assert "ended" in Browser("alice").login.text  # the login lands on the form, which says how it ended
 
 
 def test_a_sessions_token_ends_with_the_session_ended_outside_the_hub(hub, clean):
@@ -164,7 +164,7 @@ def test_reports_are_cleaned_and_malformed_bodies_refused(hub, clean):
         log = hub_log_tail(400)
         assert "ok[I 2026-11-22 alice] forged lineend" in log, "the report never reached the log"
         assert "\x1b[2K" not in log and "\x1b]0;title" not in log and "\r[I 2026-11-22 alice]" not in log
-        page = Browser("bob").form().text
+        page = Browser("bob").login.text
         assert "forged lineend" in page and "\x1b" not in page
     finally:
         sh("scancel", *blocker, check=False)

@@ -83,6 +83,10 @@ def test_the_session_inside_jupyterlab(new_page, hub, clean):
     assert abs(minutes_in(item.inner_text()) - (end - time.time()) / 60) <= 1
     page.wait_for_timeout(1000)  # the notification has slid in
     both_widths(page, "32-lab-walltime-warning")
+    # the warning offers to save every open document at once
+    save_all = page.get_by_role("button", name="Save all")
+    assert save_all.count() >= 1
+    save_all.first.click()
 
 
 def test_a_stop_updates_the_card_and_the_table_without_a_reload(new_page, hub, clean):

@@ -30,6 +30,12 @@ def test_ops_sees_every_session_and_stops_one(new_page, hub, clean):
     assert page.locator(".jsi-ops-table").count() >= 2  # outside reservations, and the course reservation
     assert page.locator("#jsi-ops-link").is_visible()
     both_widths(page, "16-operators")
+    # on a phone each session is a card whose Stop is in view: nothing wider than the screen
+    page.set_viewport_size({"width": 390, "height": 844})
+    stop = page.locator("tr[data-user=bob][data-server=cpu] .jsi-ops-stop").bounding_box()
+    assert stop["x"] >= 0 and stop["x"] + stop["width"] <= 390, stop
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # Stop leads to a page that shows the session and asks the reason bob will read
     page.click("tr[data-user=bob][data-server=cpu] .jsi-ops-stop")

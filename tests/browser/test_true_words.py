@@ -12,6 +12,15 @@ from .conftest import both_widths, login
 
 pytestmark = pytest.mark.integration
 
+#: Whether a <select> shows its chosen option whole: the option's text, measured in the field's font, and the
+#: field's padding (where the arrow is) fit in its width.
+FITS = """e => {
+  const style = getComputedStyle(e), ctx = document.createElement("canvas").getContext("2d");
+  ctx.font = style.font;
+  const text = ctx.measureText(e.options[e.selectedIndex].text).width;
+  return text + parseFloat(style.paddingLeft) + parseFloat(style.paddingRight) <= e.clientWidth;
+}"""
+
 
 def test_impossible_numbers_are_refused_for_the_real_reason_before_and_after_sending(new_page, hub, clean):
     page = new_page()
@@ -30,6 +39,14 @@ def test_impossible_numbers_are_refused_for_the_real_reason_before_and_after_sen
     page.fill("#jsi-hours", "99")
     page.wait_for_selector("#jsi-hours-error:has-text('the longest a session may run')")
     both_widths(page, "54-form-true-words")
+    # at a phone's width too, every header of the free table keeps its unit, and the release's name is whole
+    page.set_viewport_size({"width": 390, "height": 844})
+    headers = page.locator("#availability thead th").all_inner_texts()
+    assert [" ".join(h.split()) for h in headers] == ["Free GPUs per node", "Nodes", "Free cores", "Free memory (MB)",
+                                                      "Most free on one node (MB)"]
+    assert page.locator("#jsi-release").evaluate(FITS), "the release's name is cut on a phone"
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert page.locator("#jsi-release").evaluate(FITS), "the release's name is cut"
     # after sending: the same sentences, nothing submitted, and no token in the address
     page.click("#spawn_form button[type=submit]")
     page.wait_for_selector("#jsi-errors")

@@ -65,7 +65,7 @@ class FormSide:
         given = await self.offer()
         if reservation and reservation not in given.limits.reservations:
             raise web.HTTPError(403, f"Reservation {reservation[:64]!r} is not one you may use")
-        snapshot = await self.cluster().get()
+        snapshot = given.snapshot  # the view the offer was made from: one look at the cluster, not two
         table = build_table(snapshot.nodes, snapshot.reservations, self.partition, reservation)
         answer = table.as_json()
         answer.update(taken_at=snapshot.taken_at, stale=snapshot.stale, refresh_seconds=self.availability_interval,

@@ -9,6 +9,12 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "jupyterlab-slurm-interactive
 from jupyterlab_slurm_interactive.notice import StopNotice  # noqa: E402
 
 
+async def until(condition):
+    """Return once ``condition()`` holds, giving the loop its turn meanwhile (callers bound it with wait_for)."""
+    while not condition():
+        await asyncio.sleep(0)
+
+
 class Clock:
     def __init__(self):
         self.now = 1000.0
@@ -22,7 +28,7 @@ async def test_the_hub_waits_until_every_open_tab_has_saved():
     notice = StopNotice(clock=clock)
     assert notice.looked("tab-a") is None and notice.looked("tab-b") is None  # nothing to say yet
     word = asyncio.ensure_future(notice.announce("the operator ops", "maintenance", wait=30))
-    await asyncio.sleep(0)
+    await asyncio.wait_for(until(lambda: notice.notice is not None), 1)  # the word is given
     seen = notice.looked("tab-a")
     assert seen["by"] == "the operator ops" and seen["reason"] == "maintenance"
     assert notice.saved("tab-a", seen["id"]) and not word.done()

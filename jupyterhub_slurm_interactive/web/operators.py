@@ -21,7 +21,7 @@ from tornado import web
 from jupyterhub_slurm_interactive.choice.request import NAME
 from jupyterhub_slurm_interactive.cluster.availability import build_table
 from jupyterhub_slurm_interactive.session.life import NotStarting
-from jupyterhub_slurm_interactive.web.handlers import clean_text
+from jupyterhub_slurm_interactive.web.bodies import clean_text
 from jupyterhub_slurm_interactive.web.interface import session_spawner
 from jupyterhub_slurm_interactive.words import clock_time, duration
 

@@ -50,7 +50,7 @@ ENABLE = textwrap.dedent("""
     routes = [h[0] for h in api.default_handlers]
     assert routes.count("/api/batchspawner") == 1, routes
     port = dict(h[:2] for h in api.default_handlers)["/api/batchspawner"]
-    assert port.__module__ == "jupyterhub_slurm_interactive.web.handlers", port
+    assert port.__module__ == "jupyterhub_slurm_interactive.web.server_calls", port
     assert [h[0] for h in api.default_handlers].count("/api/slurm-interactive/availability") == 1
     spawn = dict(h[:2] for h in pages.default_handlers)["/spawn/([^/]+)"]
     assert spawn.__module__ == "jupyterhub_slurm_interactive.web.spawn_page", spawn

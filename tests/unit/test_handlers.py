@@ -1,6 +1,6 @@
 """What a job may send the hub is cleaned before it is kept, logged or shown."""
 
-from jupyterhub_slurm_interactive.web.handlers import clean_text
+from jupyterhub_slurm_interactive.web.bodies import clean_text
 
 
 def test_control_characters_and_escapes_are_removed():

@@ -11,7 +11,7 @@ from jupyterhub_slurm_interactive.choice.request import FIELDS, InvalidRequest, 
 from jupyterhub_slurm_interactive.cluster.availability import build_table
 from jupyterhub_slurm_interactive.session.states import end_message, pending_message
 from jupyterhub_slurm_interactive.slurm import commands as slurm
-from jupyterhub_slurm_interactive.web.handlers import clean_text
+from jupyterhub_slurm_interactive.web.bodies import clean_text
 
 from .playback import fixture
 from .test_request import DEFAULTS, LIMITS

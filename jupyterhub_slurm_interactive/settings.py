@@ -44,6 +44,14 @@ class SessionSettings(Configurable):
     default_hours = Integer(1, help="Walltime of a session in hours when the user does not choose.").tag(config=True)
     max_hours = Integer(0, help="The longest session in hours. 0 means the partition's MaxTime as Slurm reports it."
                         ).tag(config=True)
+    max_total_hours = Integer(0, help="The longest a session may run in all, in hours, with the time added to it "
+                              "('Add time'). 0: no cap but the partition's MaxTime.").tag(config=True)
+    extend_steps = List(Integer(), [30, 60], help="The minutes 'Add time' offers on a running session's card and in "
+                        "JupyterLab, each a whole number from 1 to 10080. Empty: no such offer (the REST API still "
+                        "adds time within the rules).").tag(config=True)
+    extend_while_others_wait = Bool(False, help="Add time to a session even while other people's jobs wait in its "
+                                    "partition for what it holds (GPUs if it holds any, else cores and memory). Off: "
+                                    "time is not taken from people in the queue.").tag(config=True)
     min_memory = Integer(100, help="The least memory in MB a session may ask for.").tag(config=True)
     job_name = Unicode("jupyterhub-session", help="The Slurm job name of sessions, to recognise them in squeue."
                        ).tag(config=True)
@@ -130,6 +138,13 @@ class SessionSettings(Configurable):
             raise TraitError(f"InteractiveSlurmSpawner.pending_timeout must be a positive number of seconds, "
                              f"not {proposal['value']!r}")
         return proposal["value"]
+
+    @validate("extend_steps")
+    def _valid_extend_steps(self, proposal):
+        steps = proposal["value"]
+        if any(not 1 <= m <= 7 * 24 * 60 for m in steps):
+            raise TraitError(f"InteractiveSlurmSpawner.extend_steps must be minutes from 1 to 10080, not {steps!r}")
+        return sorted(set(steps))
 
     @validate("partition", "job_name", "session_mark")
     def _one_word(self, proposal):

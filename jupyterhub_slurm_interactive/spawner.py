@@ -6,6 +6,7 @@
 - what is shared by every session of the hub (the runner, the views, the key pool): :mod:`shared`;
 - what a user may ask for, the form and the one check of a request: :mod:`web.form_side`;
 - the cards of "My sessions", the home page and the metrics: :mod:`web.card_side`;
+- more time for a running session: :mod:`web.time_side`;
 - the batch script: :mod:`session.batch_script`;
 - the job's life (submit, wait, port, answer, restart, end, stop): :mod:`session.life`.
 
@@ -35,10 +36,11 @@ from jupyterhub_slurm_interactive.settings import SessionSettings, batchspawner_
 from jupyterhub_slurm_interactive.shared import Shared
 from jupyterhub_slurm_interactive.web.card_side import CardSide
 from jupyterhub_slurm_interactive.web.form_side import FormSide
+from jupyterhub_slurm_interactive.web.time_side import TimeSide
 from jupyterhub_slurm_interactive.words import clock_time
 
 
-class InteractiveSlurmSpawner(FormSide, CardSide, SessionSettings, SlurmSpawner):
+class InteractiveSlurmSpawner(FormSide, CardSide, TimeSide, SessionSettings, SlurmSpawner):
     """Start each user's server as a job on the interactive Slurm partition."""
 
     def __init__(self, **kwargs):
@@ -191,7 +193,8 @@ class InteractiveSlurmSpawner(FormSide, CardSide, SessionSettings, SlurmSpawner)
         self.log.info("Submitting %s's session: %s", self.user.name, request)
         try:
             where = await session.start(self.render_batch_script(request),
-                                        batch_script.submit_environment({**self.get_env(), **self._ssl_environment}),
+                                        batch_script.submit_environment({**self.get_env(), **self._ssl_environment,
+                                                                         **self.time_environment()}),
                                         request, self.server.base_url if self.server else "/")
             self.cluster().expire()  # the next table counts this session's GPUs and memory taken
             return where

@@ -45,6 +45,10 @@ SLURM_FAILURES = Counter(
     PREFIX + "slurm_command_failures", "Slurm commands run by the hub that failed or timed out", ["command"])
 IDLE_STOPS = Counter(
     PREFIX + "idle_stops", "Sessions stopped for idleness by the idle culler, GPU sessions apart", ["kind"])
+TIME_ADDED = Counter(
+    PREFIX + "time_requests", "Requests for more time for a running session, by outcome: added, or the rule that "
+    "refused it (partition, site_cap, reservation, queue, not_running)", ["outcome"])
+TIME_ADDED_MINUTES = Counter(PREFIX + "time_added_minutes", "Minutes added to running sessions")
 
 
 
@@ -62,6 +66,8 @@ for _phase in ("queue", "port", "answer"):
     START_PHASE.labels(_phase)
 for _kind in ("gpu", "cpu"):
     IDLE_STOPS.labels(_kind)
+for _outcome in ("added", "partition", "site_cap", "reservation", "queue", "not_running"):
+    TIME_ADDED.labels(_outcome)
 for _command in ("squeue", "scontrol", "sinfo", "sacct", "sacctmgr", "sbatch", "scancel"):
     SLURM_COMMAND.labels(_command)
     SLURM_FAILURES.labels(_command)

@@ -74,4 +74,5 @@ class CardSide:
         ended = cards.phase(flags, entry) == "ended"
         request = (self.last_request or self.request) if ended else (self.request or self.last_request)
         return cards.session_card(self.name, flags, request, self._release(request), entry, job_id=self.job_id,
-                                  last_end=self.session.last_end, usage=await self.usage() if ended else None)
+                                  last_end=self.session.last_end, usage=await self.usage() if ended else None,
+                                  add_time=tuple(self.extend_steps))

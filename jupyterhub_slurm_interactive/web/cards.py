@@ -56,9 +56,10 @@ def phase(flags: Flags, entry: QueueEntry | None = None) -> str:
 def session_card(name: str, flags: Flags, request: ResourceRequest | None, release: Release | None,
                  entry: QueueEntry | None, *,
                  job_id: str = "", last_end: dict | None = None, usage: dict | None = None,
-                 now: float | None = None) -> dict:
+                 now: float | None = None, add_time: tuple[int, ...] = ()) -> dict:
     """One card: the session's name, phase, job, node, resources, account, release, time left, why it waits
-    or how it ended, what it used, and which actions apply to it."""
+    or how it ended, what it used, which actions apply to it, and the time a running one may be given
+    (``add_time``: the site's steps in minutes)."""
     current = phase(flags, entry)
     card = session_summary(request, release, entry, job_id=job_id if current != "ended" else "",
                            node=flags.node if current in ("starting", "running", "stopping") else "",
@@ -70,6 +71,8 @@ def session_card(name: str, flags: Flags, request: ResourceRequest | None, relea
                 actions=ACTIONS[current] + (("again",) if current in ("ended", "new") and request else ()))
     card["usage_rows"], card["usage_note"] = usage_rows(card["usage"])
     card["again_fields"] = [(f, str(getattr(request, f))) for f in FIELDS] if request else []
+    # "Add time" on a running session: the steps the site offers, each with its words ("30 min", "1 h")
+    card["add_time"] = [{"minutes": m, "label": duration(m * 60)} for m in add_time] if current == "running" else []
     if current == "queued" and entry is not None and entry.pending:
         card["waiting"] = pending_message(entry.reason, entry.start_time, *_resources(request), now=None)
     return card

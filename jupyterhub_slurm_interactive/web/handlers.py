@@ -27,6 +27,12 @@
     session's card, and its open tabs save their documents before the answer. Needs the scope to stop
     the server (``delete:servers``).
 
+``POST /hub/api/slurm-interactive/users/NAME/servers/SERVER/add-time`` (default server: ``.../server/add-time``)
+    More time for a running session: ``{"minutes": <1..10080>}``. The hub, a Slurm operator, raises the
+    job's time limit within the site's rules (``session.more_time``) and answers 200 with the new limit and
+    end, or 409 with ``{"rule": ..., "message": ...}`` naming the rule that refused. Needs ``servers`` for
+    the session, or the token of the session's own server (how JupyterLab's "Add time" asks).
+
 ``GET /hub/api/slurm-interactive/users/NAME/sessions``
     The cards of "My sessions" as JSON, one per server of the user: phase
     (queued, starting, running, stopping, ended, new), why it waits, job, node,
@@ -49,7 +55,9 @@ from tornado import web
 
 from jupyterhub_slurm_interactive.choice.request import NAME
 from jupyterhub_slurm_interactive.ops import metrics
+from jupyterhub_slurm_interactive.session import more_time
 from jupyterhub_slurm_interactive.session.life import NotStarting
+from jupyterhub_slurm_interactive.slurm.runner import SlurmError
 from jupyterhub_slurm_interactive.web import server_calls
 from jupyterhub_slurm_interactive.web.bodies import json_object
 from jupyterhub_slurm_interactive.web.interface import SessionSpawner, session_spawner
@@ -163,6 +171,41 @@ class IdleNoteHandler(APIHandler):
         self.finish(json.dumps({"message": "noted"}))
 
 
+class AddTimeHandler(APIHandler):
+    """More time for a running session, within the site's rules."""
+
+    def _spawner(self, user_name: str, server_name: str) -> SessionSpawner:
+        user = self.current_user
+        if user is not None and getattr(user, "kind", "user") == "user" and user.name == user_name \
+                and server_name in user.orm_spawners:
+            own = session_spawner(user.spawners[server_name])
+            if own is not None and own.session.token_sha256 == server_calls.token_digest(self):
+                return own  # the session's own server, for its JupyterLab
+        return _session_spawner(self, user_name, server_name, "servers", "add time to")
+
+    async def post(self, user_name, server_name=""):
+        spawner = self._spawner(user_name, server_name)
+        body = json_object(self.request.body)
+        if set(body) != {"minutes"}:
+            raise web.HTTPError(400, 'The only accepted body is {"minutes": <whole minutes>}')
+        try:
+            minutes = more_time.check_minutes(body["minutes"])
+        except ValueError as e:
+            raise web.HTTPError(400, str(e))
+        try:
+            added = await spawner.add_time(minutes, by=self.current_user.name)
+        except more_time.Refused as e:
+            self.set_status(409)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps({"status": 409, "rule": e.rule, "message": e.message}))
+            return
+        except SlurmError as e:
+            raise web.HTTPError(503, f"Slurm did not answer, so no time was added: {e.message}")
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"job_id": added.job_id, "minutes": added.minutes, "limit_minutes": added.limit_minutes,
+                                "ends_at": added.ends_at, "message": added.message()}))
+
+
 class SessionsHandler(APIHandler):
     """The cards of "My sessions", as JSON."""
 
@@ -193,6 +236,8 @@ HANDLERS = [
     (r"/api/slurm-interactive/users/([^/]+)/server/idle", IdleNoteHandler),
     (r"/api/slurm-interactive/users/([^/]+)/sessions", SessionsHandler),
     (r"/api/slurm-interactive/availability", AvailabilityHandler),
+    (r"/api/slurm-interactive/users/([^/]+)/servers/([^/]*)/add-time", AddTimeHandler),
+    (r"/api/slurm-interactive/users/([^/]+)/server/add-time", AddTimeHandler),
     *server_calls.HANDLERS,
 ]
 

@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 from jupyterhub_slurm_interactive.choice.request import ResourceRequest
 from jupyterhub_slurm_interactive.cluster.views import ClusterCache
 from jupyterhub_slurm_interactive.session.life import Session
+from jupyterhub_slurm_interactive.session.more_time import Added
 
 
 @runtime_checkable
@@ -35,6 +36,9 @@ class SessionSpawner(Protocol):
 
     async def cancel_start(self) -> str:
         """Cancel a queued or starting session; its job ID. NotStarting if it is neither."""
+
+    async def add_time(self, minutes: int, by: str) -> Added:
+        """Raise a running session's time limit; session.more_time.Refused names the rule that refused."""
 
     def cluster(self) -> ClusterCache:
         """The hub's shared view of the cluster."""

@@ -35,6 +35,10 @@ class JobTimes:
         self._asked_at = float("-inf")
         self._lock = asyncio.Lock()
 
+    def forget(self):
+        """The job's end has changed (time was added): the next look asks squeue again."""
+        self._asked_at = float("-inf")
+
     async def get(self) -> tuple[float | None, float | None]:
         async with self._lock:
             if time.monotonic() - self._asked_at >= self.cache_seconds and self.job_id.isdigit():

@@ -30,9 +30,10 @@ def listening_port(http_server) -> int:
     return 0
 
 
-def report_request(environ) -> tuple[str, dict, ssl.SSLContext | None]:
-    """The endpoint, the headers and the TLS context of the report, from the job's environment."""
-    url = environ["JUPYTERHUB_API_URL"].rstrip("/") + "/batchspawner"
+def report_request(environ, path: str = "batchspawner") -> tuple[str, dict, ssl.SSLContext | None]:
+    """The endpoint (the report's, or ``path`` of the hub's API), the headers and the TLS context of a call to
+    the hub with the server's own token, from the job's environment."""
+    url = environ["JUPYTERHUB_API_URL"].rstrip("/") + "/" + path
     headers = {"Authorization": "token " + environ["JUPYTERHUB_API_TOKEN"], "Content-Type": "application/json"}
     context = None
     if environ.get("JUPYTERHUB_SSL_CERTFILE"):

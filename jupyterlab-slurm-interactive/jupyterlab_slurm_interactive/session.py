@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+#: The minutes "Add time" offers, set by the hub at submission ("30,60").
+STEPS = "JUPYTERHUB_SLURM_ADD_TIME"
+
 #: squeue's format: start and end time of the job (the end moves if an operator changes the limit)
 SQUEUE_FORMAT = "%S|%e"
 
@@ -47,6 +50,16 @@ def parse_times(squeue_out: str) -> tuple[float | None, float | None]:
     return epoch(parts[0]), epoch(parts[1])
 
 
+def steps(environ) -> list[int]:
+    """The minutes the site offers ("30,60" → [30, 60]); anything not a whole number from 1 to 10080 is left out."""
+    found = []
+    for part in (environ.get(STEPS) or "").split(","):
+        part = part.strip()
+        if part.isdigit() and 1 <= int(part) <= 10080 and int(part) not in found:
+            found.append(int(part))
+    return found
+
+
 def session_info(env: dict, started_at: float | None, ends_at: float | None, now: float) -> dict:
     """The session as the status bar shows it."""
     base = env.get("JUPYTERHUB_BASE_URL", "/")
@@ -61,6 +74,7 @@ def session_info(env: dict, started_at: float | None, ends_at: float | None, now
         "reservation": env.get("SLURM_JOB_RESERVATION", ""),
         "partition": env.get("SLURM_JOB_PARTITION", ""),
         "release": env.get("JUPYTERHUB_SLURM_RELEASE", ""),
+        "add_time": steps(env),
         "server_name": env.get("JUPYTERHUB_SERVER_NAME", ""),
         "hub_url": hub_prefix or "",
         "started_at": started_at,

@@ -4,7 +4,8 @@
 // GET {base}/slurm-interactive/session from Slurm's job environment and the job's own
 // times (jupyterlab_slurm_interactive/session.py). Nothing here asks the hub. Before the hub
 // stops the session, its server passes the word on (GET {base}/slurm-interactive/stopping):
-// this tab saves its documents, answers, and says who stopped the session and why.
+// this tab saves its documents, answers, and says who stopped the session and why. "Add time" (in the
+// session's details, and in the walltime warning) asks the server, which asks the hub with its own token.
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
@@ -12,7 +13,8 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 import { Widget } from '@lumino/widgets';
 
 import {
-  WARN_MINUTES, clockTime, resources, stopNotice, timeLeft, walltimeWarning, warningDue, welcomeBack
+  WARN_MINUTES, addTimeLabel, clockTime, rearmWarnings, resources, stopNotice, timeLeft, walltimeWarning, warningDue,
+  welcomeBack
 } from './logic.mjs';
 
 const PLUGIN = 'jupyterlab-slurm-interactive:plugin';
@@ -71,6 +73,12 @@ function detailsNode(session, secondsLeft) {
   note.textContent = 'When the time ends, Slurm stops the session and unsaved work is lost. ' +
     'Closing this tab does not stop it: stop it from the Hub Control Panel when you are done.';
   node.appendChild(note);
+  if ((session.add_time || []).length) {
+    const more = document.createElement('p');
+    more.textContent = 'Need longer? Add time below. The hub adds it unless the partition\'s limit, the site\'s ' +
+      'limit on a session, or people waiting for what this session holds stand in the way; it then says which.';
+    node.appendChild(more);
+  }
   if (session.hub_url) {
     const link = document.createElement('a');
     link.href = session.hub_url;
@@ -91,6 +99,16 @@ async function ask(settings, path, init = {}) {
 }
 
 const fetchSession = settings => ask(settings, 'session');
+
+/** Ask for more time (the server asks the hub, which checks the site's rules): the hub's answer, or its refusal. */
+async function askForTime(settings, minutes) {
+  const url = URLExt.join(settings.baseUrl, 'slurm-interactive', 'add-time');
+  const response = await ServerConnection.makeRequest(
+    url, { method: 'POST', body: JSON.stringify({ minutes }) }, settings);
+  let answer = {};
+  try { answer = await response.json(); } catch (e) { /* no body */ }
+  return { ok: response.ok, message: answer.message || `The hub answered ${response.status}: no time was added.` };
+}
 
 /** Look for the hub's word of a stop; on it, save every open document, answer, and say who stops the session.
  *  The looks end with the session: after the word, or when the server no longer answers. */
@@ -139,19 +157,37 @@ const plugin = {
     const settings = ServerConnection.makeSettings();
     let session = null, skew = 0;
     const shown = new Set();
+    const warnings = []; // the walltime warnings on screen
     const secondsLeft = () => (session && session.ends_at ? Math.round(session.ends_at - (Date.now() / 1000 - skew)) : null);
 
-    const openDetails = () => {
+    const addTime = async (minutes) => {
+      const answer = await askForTime(settings, minutes);
+      if (!answer.ok) {
+        Notification.error(answer.message, { autoClose: false });
+        return;
+      }
+      await load(false); // the new end, from Slurm
+      rearmWarnings(secondsLeft(), shown);
+      warnings.splice(0).forEach(id => Notification.dismiss(id)); // they spoke of the old end
+      Notification.success(answer.message, { autoClose: 8000 });
+    };
+    const openDetails = async () => {
       if (!session) { return; }
-      showDialog({
+      const steps = session.add_time || [];
+      const result = await showDialog({
         title: `Your session: Slurm job ${session.job_id}`,
         body: new Widget({ node: detailsNode(session, secondsLeft()) }),
-        buttons: [Dialog.okButton({ label: 'Close' })]
+        buttons: [
+          ...steps.map(m => Dialog.createButton({ label: addTimeLabel(m), className: 'jp-SlurmInteractive-addTime' })),
+          Dialog.okButton({ label: 'Close' })
+        ]
       });
+      const chosen = steps.find(m => addTimeLabel(m) === result.button.label);
+      if (chosen) { await addTime(chosen); }
     };
-    app.commands.addCommand(COMMAND, { label: 'Show this Slurm session', execute: openDetails });
+    app.commands.addCommand(COMMAND, { label: 'Show this Slurm session', execute: () => openDetails() });
 
-    const status = new SessionStatus(openDetails);
+    const status = new SessionStatus(() => void openDetails());
     if (statusBar) {
       statusBar.registerStatusItem('jupyterlab-slurm-interactive:status', {
         item: status, align: 'left', rank: 1000, priority: 1 // shown on a phone too
@@ -165,16 +201,17 @@ const plugin = {
       const minutes = warningDue(left, shown);
       if (minutes !== null) {
         WARN_MINUTES.filter(m => m >= minutes).forEach(m => shown.add(m));
-        Notification.warning(
+        warnings.push(Notification.warning(
           walltimeWarning(left, session.ends_at),
           {
             autoClose: false,
             actions: [
               { label: 'Save all', callback: () => void app.commands.execute(SAVE_ALL) },
-              { label: 'Session details', callback: openDetails }
+              ...(session.add_time || []).slice(0, 1).map(m => ({ label: addTimeLabel(m), callback: () => void addTime(m) })),
+              { label: 'Session details', callback: () => void openDetails() }
             ]
           }
-        );
+        ));
       }
     };
 

@@ -66,3 +66,14 @@ export function stopNotice(notice, saved) {
   const docs = saved ? 'Your open documents were saved first.' : 'Your open documents could not all be saved.';
   return `This session is being stopped ${who}${why}. ${docs} Its kernels and terminals end now.`;
 }
+
+/** A button's words for more time: "Add 30 min", "Add 1 h". */
+export function addTimeLabel(minutes) {
+  return `Add ${duration(minutes * 60)}`;
+}
+
+/** After time was added, the warnings whose threshold the time left is now above may be shown again. */
+export function rearmWarnings(secondsLeft, shown) {
+  if (secondsLeft === null || secondsLeft === undefined) { return; }
+  WARN_MINUTES.filter(m => secondsLeft > m * 60).forEach(m => shown.delete(m));
+}

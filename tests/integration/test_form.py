@@ -59,7 +59,7 @@ def test_bounds_come_from_slurm(alice):
     html = alice.form().text
     assert re.search(r'name="cores"[^>]*max="8"', html)
     assert re.search(r'name="memory"[^>]*max="30000"', html)
-    assert re.search(r'name="hours"[^>]*max="8"', html)
+    assert re.search(r'name="hours"[^>]*max="6"', html)  # hub_max_hours of the local stack
 
 
 # ---------------------------------------------------------------------------- the table

@@ -19,6 +19,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 ENV = {"SLURM_JOB_ID": "2174", "SLURMD_NODENAME": "node02", "SLURM_CPUS_PER_TASK": "4",
        "SLURM_MEM_PER_NODE": "8000", "CUDA_VISIBLE_DEVICES": "0,1", "SLURM_JOB_ACCOUNT": "proj-a",
        "SLURM_JOB_PARTITION": "interactive", "JUPYTERHUB_SLURM_RELEASE": "2026.11", "JUPYTERHUB_SERVER_NAME": "gpu",
+       "JUPYTERHUB_SLURM_ADD_TIME": "30,60",
        "JUPYTERHUB_BASE_URL": "/", "JUPYTERHUB_SERVICE_PREFIX": "/user/alice/gpu/"}
 
 
@@ -47,6 +48,9 @@ def test_the_session_as_the_status_bar_shows_it():
                                                                                               8000, 2)
     assert info["hub_url"] == "/hub/home" and info["server_name"] == "gpu"
     assert (info["started_at"], info["ends_at"], info["now"]) == (100.0, 3700.0, 200.0)
+    assert info["add_time"] == [30, 60]
+    assert session_info({**ENV, "JUPYTERHUB_SLURM_ADD_TIME": "60, 0,x,99999,60,15"}, None, None, 1.0)["add_time"] == [
+        60, 15]  # only whole minutes from 1 to a week, each once
     assert session_info({}, None, None, 1.0)["job_id"] == ""  # not a Slurm session: nothing is made up
 
 
@@ -67,6 +71,9 @@ console.log(JSON.stringify({
   midnight: [l.clockTime(1795392309), l.clockTime(1795392309, true)],
   welcome: [l.welcomeBack({...session, started_at: ends - 3600, now: ends}),
             l.welcomeBack({...session, started_at: ends - 30, now: ends})],
+  addTime: [l.addTimeLabel(30), l.addTimeLabel(60), l.addTimeLabel(90)],
+  rearmed: (() => { const s = new Set([15, 5]); l.rearmWarnings(600, s); const t = new Set([15, 5]);
+                    l.rearmWarnings(2400, t); return [[...s], [...t]]; })(),
   stop: [l.stopNotice({by: "the operator ops", reason: "node02 goes into maintenance."}, true),
          l.stopNotice({by: "", reason: ""}, false)],
 }));
@@ -95,6 +102,8 @@ def test_the_status_bar_logic_in_node():
     assert got["warning"] == ("Your session ends in 14 min, at 08:00 UTC: Slurm then stops it, and unsaved work "
                               "will be lost. Save your work now.")
     assert got["welcome"] == ["Welcome back: this is your session since 07:00 UTC (Slurm job 2174 on node02).", None]
+    assert got["addTime"] == ["Add 30 min", "Add 1 h", "Add 1 h 30 min"]
+    assert got["rearmed"] == [[15], []]  # 10 min left after adding: the 5-minute warning may come again
     assert got["stop"] == [
         "This session is being stopped by the operator ops: node02 goes into maintenance. Your open documents were "
         "saved first. Its kernels and terminals end now.",

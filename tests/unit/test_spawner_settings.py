@@ -32,3 +32,16 @@ def test_start_timeout_follows_pending_timeout_whatever_the_site_sets():
 def test_a_pending_timeout_that_is_not_positive_stops_the_hub_naming_the_setting(bad):
     with pytest.raises(TraitError, match="InteractiveSlurmSpawner.pending_timeout must be a positive number"):
         make(pending_timeout=bad)
+
+
+def test_add_time_steps_are_minutes_each_once_in_order():
+    assert make().extend_steps == [30, 60]
+    assert make(extend_steps=[60, 15, 60]).extend_steps == [15, 60]
+    assert make(extend_steps=[]).time_environment() == {"JUPYTERHUB_SLURM_ADD_TIME": ""}
+    assert make(max_total_hours=10).time_policy().max_total_minutes == 600
+
+
+@pytest.mark.parametrize("bad", [[0], [30, 10081], [-30]])
+def test_add_time_steps_out_of_bounds_stop_the_hub_naming_the_setting(bad):
+    with pytest.raises(TraitError, match="InteractiveSlurmSpawner.extend_steps must be minutes from 1 to 10080"):
+        make(extend_steps=bad)

@@ -89,6 +89,11 @@ def test_a_card_per_phase_with_its_actions():
     live = session_card("", Flags(active=True, ready=True, node="node01"), options, None, running,
                         job_id=running.job_id)
     assert live["phase"] == "running" and live["actions"] == ("open", "stop") and live["time_left"]
+    assert live["add_time"] == []  # the site offers no steps: no button
+    more = session_card("", Flags(active=True, ready=True, node="node01"), options, None, running, add_time=(30, 60))
+    assert more["add_time"] == [{"minutes": 30, "label": "30 min"}, {"minutes": 60, "label": "1 h"}]
+    assert session_card("gpu", Flags(active=True, pending="spawn", starting=True), options, None, waiting,
+                        add_time=(30,))["add_time"] == []  # only a running session gets more time
     end = {"job_id": "1321", "state": "CANCELLED", "message": "Your session (Slurm job 1321) was stopped."}
     ended = session_card("cpu", Flags(ended=True), options, None, None, last_end=end,
                          usage=parse_sacct(fixture("sacct_usage_not_gathered.txt")).as_json())

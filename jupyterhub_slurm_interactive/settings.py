@@ -91,6 +91,9 @@ class SessionSettings(Configurable):
     availability_interval = Float(5, help="Seconds between two looks at the cluster (nodes, reservations, "
                                   "partitions). However many users have the form open, Slurm is asked at most once "
                                   "per interval; the table in the form refreshes itself at this pace.").tag(config=True)
+    budget_interval = Float(60, help="Seconds between two looks at the projects' budgets (one sshare for every "
+                            "account, shared by every form): what each account has used of its GrpTRESMins. Slurm "
+                            "itself counts usage every PriorityCalcPeriod.").tag(config=True)
     queue_interval = Float(10.0, help="Seconds between two looks at the queue for the running sessions: one squeue "
                            "for all of this hub's jobs, shared by every session, however many there are."
                            ).tag(config=True)

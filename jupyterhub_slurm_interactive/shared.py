@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from jupyterhub_slurm_interactive.choice import offer
 from jupyterhub_slurm_interactive.choice.releases import ReleaseShelf
+from jupyterhub_slurm_interactive.cluster.budgets import BudgetView
 from jupyterhub_slurm_interactive.cluster.views import AccountCache, ClusterCache, GroupCache, JobPoller
 from jupyterhub_slurm_interactive.cluster.visibility import JobVisibility
 from jupyterhub_slurm_interactive.ops import metrics
@@ -43,6 +44,7 @@ class Shared:
         self._cluster: ClusterCache | None = None
         self._pollers: dict[str, JobPoller] = {}
         self._accounts: AccountCache | None = None
+        self._budgets: BudgetView | None = None
         self.groups = GroupCache(clock=clock)
         self.releases = ReleaseShelf(clock=clock)
         self.visibility = JobVisibility(runner, log=self.log)
@@ -94,6 +96,13 @@ class Shared:
         self._accounts.ttl = ttl
         return self._accounts
 
+    def budgets(self, interval: float) -> BudgetView:
+        """Every project's budget (sshare), asked of Slurm at most once per ``interval``."""
+        if self._budgets is None:
+            self._budgets = BudgetView(self.runner, interval)
+        self._budgets.interval = interval
+        return self._budgets
+
     def sources(self, settings: offer.OfferSettings) -> offer.Sources:
         """Where what a user is offered comes from, for :func:`choice.offer.gather`."""
         return offer.Sources(cluster=self.cluster(settings.availability_interval),
@@ -112,6 +121,8 @@ class Shared:
         found: list[tuple[str, object]] = []
         if self._cluster is not None:
             found.append(("cluster", self._cluster))
+        if self._budgets is not None:
+            found.append(("budgets", self._budgets))
         found += [("queue", poller) for poller in self._pollers.values()]
         return found
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from jupyterhub_slurm_interactive.choice.budget import budget_json
 from jupyterhub_slurm_interactive.choice.choices import oversubscribe_factor, reservation_label
 from jupyterhub_slurm_interactive.choice.releases import INTERFACES, Release
 from jupyterhub_slurm_interactive.choice.request import FIELDS, Limits
 from jupyterhub_slurm_interactive.cluster.availability import build_table, fit_warning
+from jupyterhub_slurm_interactive.cluster.budgets import Budget
 from jupyterhub_slurm_interactive.cluster.views import Snapshot
 from jupyterhub_slurm_interactive.session.templating import make_environment
 from jupyterhub_slurm_interactive.slurm import commands as slurm
@@ -80,8 +82,9 @@ def form_view(*, snapshot: Snapshot, partition: str, accounts: list[str], accoun
               usable: list[slurm.Reservation], releases: list[Release], limits: Limits, defaults: dict,
               last_options: dict | None = None, refused: dict | None = None, last_end: str = "",
               last_end_state: str = "",
-              refresh_seconds: float = 5, endpoint: str = "", session_name: str = "") -> dict:
-    """Everything the form template shows, as plain values."""
+              refresh_seconds: float = 5, endpoint: str = "", session_name: str = "",
+              budgets: dict[str, Budget] | None = None) -> dict:
+    """Everything the form template shows, as plain values; ``budgets``: the projects' budgets, by account."""
     refused = refused or {}
     errors = refused.get("errors", {})
     values = form_values(defaults, accounts, usable, releases, last_options, refused.get("values"))
@@ -105,6 +108,8 @@ def form_view(*, snapshot: Snapshot, partition: str, accounts: list[str], accoun
         "interfaces_json": json.dumps({r.name: [[i, INTERFACES[i]] for i in r.interfaces] for r in releases})
         .replace("<", "\\u003c"),
         "table": table,
+        "budget": budget_json((budgets or {}).get(values["account"]), values.get("cores"), values.get("gpus"),
+                              values.get("hours")),
         "updated": clock_time(snapshot.taken_at),
         "updated_epoch": snapshot.taken_at,
         "refresh_seconds": refresh_seconds,

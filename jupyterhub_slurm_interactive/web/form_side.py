@@ -15,6 +15,7 @@ from jupyterhub.utils import url_path_join
 from tornado import web
 
 from jupyterhub_slurm_interactive.choice import offer
+from jupyterhub_slurm_interactive.choice.budget import budget_json
 from jupyterhub_slurm_interactive.choice.request import (
     FIELDS,
     InvalidRequest,
@@ -61,7 +62,9 @@ class FormSide:
     async def availability(self, reservation: str = "", request: dict | None = None) -> dict:
         """The table of free resources (JSON-ready), outside reservations or inside one this user may use;
         with ``request`` (cores, memory, gpus, hours as typed), whether one free node can hold it, and
-        ``errors``: what the start would refuse in those fields, by the same check, before it is sent."""
+        ``errors``: what the start would refuse in those fields, by the same check, before it is sent; and the
+        ``budget`` of the account in ``request`` (the user's first if none), with a warning if a session of that
+        size would pass it (choice.budget)."""
         given = await self.offer()
         if reservation and reservation not in given.limits.reservations:
             raise web.HTTPError(403, f"Reservation {reservation[:64]!r} is not one you may use")
@@ -70,10 +73,17 @@ class FormSide:
         answer = table.as_json()
         answer.update(taken_at=snapshot.taken_at, stale=snapshot.stale, refresh_seconds=self.availability_interval,
                       taken_at_text=clock_time(snapshot.taken_at))
-        if request is not None:
+        request = dict(request) if request is not None else None
+        account = (request.pop("account", "") if request is not None else "") or (
+            given.accounts[0] if given.accounts else "")
+        if request:  # the account is the budget's; the fields are checked as the start checks them
             answer["errors"] = field_errors(request, given.limits, given.defaults)
             answer["fit_warning"] = "" if answer["errors"] else fit_warning(
                 table, request.get("cores"), request.get("memory"), request.get("gpus"))
+        if account in given.accounts:
+            r = request if request and not answer.get("errors") else {}  # a size in error warns of nothing more
+            answer["budget"] = budget_json(await self.shared.budgets(self.budget_interval).of(account),
+                                           r.get("cores"), r.get("gpus"), r.get("hours"))
         return answer
 
     async def resource_request(self) -> ResourceRequest:
@@ -133,7 +143,15 @@ class FormSide:
             last_options=self.last_request.as_options() if self.last_request else None,
             refused=self.shared.form_stash.pop(self.user.name, self.name), last_end=last_end.get("message", ""),
             last_end_state=last_end.get("state", ""), refresh_seconds=self.availability_interval,
-            session_name=self.name, endpoint=url_path_join(self.hub.base_url, "api/slurm-interactive/availability")))
+            session_name=self.name, endpoint=url_path_join(self.hub.base_url, "api/slurm-interactive/availability"),
+            budgets=await self.budgets()))
+
+    async def budgets(self) -> dict:
+        """Every project's budget by account, from the shared view; {} while Slurm does not say."""
+        try:
+            return await self.shared.budgets(self.budget_interval).get()
+        except SlurmError:
+            return {}
 
     async def options_from_form(self, formdata):
         """Check a form POST; a refused one is shown again with each message by its field."""

@@ -78,7 +78,7 @@ class AvailabilityHandler(APIHandler):
             raise web.HTTPError(400, "reservation: not a reservation name")
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
-        request = {k: self.get_argument(k, "")[:40] for k in ("cores", "memory", "gpus", "hours")
+        request = {k: self.get_argument(k, "")[:40] for k in ("cores", "memory", "gpus", "hours", "account")
                    if self.get_argument(k, None) is not None}
         self.finish(json.dumps(await spawner.availability(reservation, request if any(request.values()) else None)))
 

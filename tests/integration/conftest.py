@@ -294,8 +294,8 @@ class Browser:
         xsrf = self._xsrf(page.text) or self.xsrf
         return self.s.post(f"{HUB}/hub/spawn", data={**fields, "_xsrf": xsrf}, timeout=60)
 
-    def availability(self, reservation: str = "") -> requests.Response:
-        params = {"reservation": reservation} if reservation else {}
+    def availability(self, reservation: str = "", **typed) -> requests.Response:
+        params = {"reservation": reservation, **typed} if reservation else typed
         return self.s.get(f"{HUB}/hub/api/slurm-interactive/availability", params=params, timeout=30,
                           headers={"X-XSRFToken": self.xsrf})
 

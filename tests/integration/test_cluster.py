@@ -76,7 +76,7 @@ def test_associations_of_the_demo_users(stack):
     config = dict(line.split(" = ", 1) for line in sh("scontrol", "show", "config").stdout.splitlines()
                   if " = " in line)
     enforce = set(config["AccountingStorageEnforce"].strip().split(","))
-    assert {"associations", "limits"} <= enforce
+    assert {"associations", "limits", "safe"} <= enforce
 
 
 def test_only_alice_may_use_the_course_reservation(clean):

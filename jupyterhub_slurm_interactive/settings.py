@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import re
 
-from traitlets import Any, Bool, Float, Integer, List, TraitError, Unicode, validate
+from traitlets import Any, Bool, Dict, Float, Integer, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
+
+from jupyterhub_slurm_interactive.choice.presets import site_presets
 
 #: A value that goes on an #SBATCH line or a command line as it is: no quotes, no shell characters.
 _PLAIN = re.compile(r"^[A-Za-z0-9_./%@:=,+-]+$")
@@ -65,6 +67,14 @@ class SessionSettings(Configurable):
                                    ).tag(config=True)
     output_keep_days = Integer(90, help="Days a session's output is kept in output_file's directory; each session "
                                "removes older ones as it starts. 0 keeps them however old.").tag(config=True)
+    presets = List(Dict(), help="The site's presets, each filling the form in one click: {'title': 'Course: 1 "
+                   "GPU for 2 h', 'description': 'In the course reservation', 'values': {'reservation': 'course', "
+                   "'gpus': 1, 'hours': 2}, 'groups': ['course']}. values: any of the form's fields; groups: the Unix "
+                   "groups that see it (none: everyone). The values are checked as typed ones when the form is sent."
+                   ).tag(config=True)
+    presets_dir = Unicode("presets", help="Where each user's own presets ('Save these choices as…') are kept, one "
+                          "file per user, readable by the hub only; relative to the hub's working directory."
+                          ).tag(config=True)
     extra_sbatch_options = List(Unicode(), help="Further #SBATCH options for every session, e.g. "
                                 "['--qos=interactive']. Each must be plain words (no quotes or shell characters)."
                                 ).tag(config=True)
@@ -140,6 +150,14 @@ class SessionSettings(Configurable):
         if not proposal["value"] > 0:
             raise TraitError(f"InteractiveSlurmSpawner.pending_timeout must be a positive number of seconds, "
                              f"not {proposal['value']!r}")
+        return proposal["value"]
+
+    @validate("presets")
+    def _valid_presets(self, proposal):
+        try:
+            site_presets(proposal["value"])
+        except ValueError as e:
+            raise TraitError(f"InteractiveSlurmSpawner.{e}") from e
         return proposal["value"]
 
     @validate("extend_steps")

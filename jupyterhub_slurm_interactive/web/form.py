@@ -15,6 +15,7 @@ from collections import defaultdict
 
 from jupyterhub_slurm_interactive.choice.budget import budget_json
 from jupyterhub_slurm_interactive.choice.choices import oversubscribe_factor, reservation_label
+from jupyterhub_slurm_interactive.choice.presets import Preset
 from jupyterhub_slurm_interactive.choice.releases import INTERFACES, Release
 from jupyterhub_slurm_interactive.choice.request import FIELDS, Limits
 from jupyterhub_slurm_interactive.cluster.availability import build_table, fit_warning
@@ -83,8 +84,10 @@ def form_view(*, snapshot: Snapshot, partition: str, accounts: list[str], accoun
               last_options: dict | None = None, refused: dict | None = None, last_end: str = "",
               last_end_state: str = "",
               refresh_seconds: float = 5, endpoint: str = "", session_name: str = "",
-              budgets: dict[str, Budget] | None = None) -> dict:
-    """Everything the form template shows, as plain values; ``budgets``: the projects' budgets, by account."""
+              budgets: dict[str, Budget] | None = None, presets: list[Preset] | None = None,
+              presets_url: str = "") -> dict:
+    """Everything the form template shows, as plain values; ``budgets``: the projects' budgets, by account;
+    ``presets``: those this user may fill the form with."""
     refused = refused or {}
     errors = refused.get("errors", {})
     values = form_values(defaults, accounts, usable, releases, last_options, refused.get("values"))
@@ -108,12 +111,15 @@ def form_view(*, snapshot: Snapshot, partition: str, accounts: list[str], accoun
         "interfaces_json": json.dumps({r.name: [[i, INTERFACES[i]] for i in r.interfaces] for r in releases})
         .replace("<", "\\u003c"),
         "table": table,
+        "presets": [p.as_json() for p in presets or []],
+        "presets_json": json.dumps([p.as_json() for p in presets or []]).replace("<", "\\u003c"),
         "budget": budget_json((budgets or {}).get(values["account"]), values.get("cores"), values.get("gpus"),
                               values.get("hours")),
         "updated": clock_time(snapshot.taken_at),
         "updated_epoch": snapshot.taken_at,
         "refresh_seconds": refresh_seconds,
         "endpoint": endpoint,
+        "presets_url": presets_url,
         "oversubscribe": oversubscribe_factor(snapshot.partitions.get(partition, {}).get("OverSubscribe", "")),
         "last_end": split_end(last_end) if last_end else None,
         "last_end_failed": (last_end_state.split() or [""])[0] in FAILED_STATES,

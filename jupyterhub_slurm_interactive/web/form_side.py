@@ -14,7 +14,7 @@ import time
 from jupyterhub.utils import url_path_join
 from tornado import web
 
-from jupyterhub_slurm_interactive.choice import offer
+from jupyterhub_slurm_interactive.choice import offer, presets
 from jupyterhub_slurm_interactive.choice.budget import budget_json
 from jupyterhub_slurm_interactive.choice.request import (
     FIELDS,
@@ -144,7 +144,27 @@ class FormSide:
             refused=self.shared.form_stash.pop(self.user.name, self.name), last_end=last_end.get("message", ""),
             last_end_state=last_end.get("state", ""), refresh_seconds=self.availability_interval,
             session_name=self.name, endpoint=url_path_join(self.hub.base_url, "api/slurm-interactive/availability"),
-            budgets=await self.budgets()))
+            budgets=await self.budgets(), presets=self.user_presets(),
+            presets_url=url_path_join(self.hub.base_url, "api/slurm-interactive/users", self.user.escaped_name,
+                                      "presets")))
+
+    # ------------------------------------------------------------------ presets (choice.presets)
+    def preset_store(self) -> presets.PresetStore:
+        return presets.PresetStore(self.presets_dir)
+
+    def user_presets(self) -> list[presets.Preset]:
+        """The site's presets this user's groups see, then the user's own."""
+        site = presets.visible(presets.site_presets(self.presets), self.shared.groups.groups(self.user.name))
+        return site + self.preset_store().load(self.user.name)
+
+    async def save_preset(self, title: str, values) -> presets.Preset:
+        """Keep the user's choices as a preset, once they pass the check a start makes (InvalidRequest names the
+        field; ValueError says what else is wrong). Only the fields given are kept, as the check wrote them."""
+        if not isinstance(values, dict) or not values or not set(values) <= set(FIELDS):
+            raise ValueError(f"values must be an object of the form's fields ({', '.join(FIELDS)})")
+        given = await self.offer()
+        checked = parse_request(values, given.limits, given.defaults, blank_is_error=True).as_options()
+        return self.preset_store().save(self.user.name, title, {k: str(checked[k]) for k in values})
 
     async def budgets(self) -> dict:
         """Every project's budget by account, from the shared view; {} while Slurm does not say."""

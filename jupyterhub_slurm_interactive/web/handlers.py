@@ -58,7 +58,7 @@ from jupyterhub_slurm_interactive.ops import metrics
 from jupyterhub_slurm_interactive.session import more_time
 from jupyterhub_slurm_interactive.session.life import NotStarting
 from jupyterhub_slurm_interactive.slurm.runner import SlurmError
-from jupyterhub_slurm_interactive.web import server_calls
+from jupyterhub_slurm_interactive.web import presets_api, server_calls
 from jupyterhub_slurm_interactive.web.bodies import json_object
 from jupyterhub_slurm_interactive.web.interface import SessionSpawner, session_spawner
 
@@ -238,6 +238,7 @@ HANDLERS = [
     (r"/api/slurm-interactive/availability", AvailabilityHandler),
     (r"/api/slurm-interactive/users/([^/]+)/servers/([^/]*)/add-time", AddTimeHandler),
     (r"/api/slurm-interactive/users/([^/]+)/server/add-time", AddTimeHandler),
+    *presets_api.HANDLERS,
     *server_calls.HANDLERS,
 ]
 

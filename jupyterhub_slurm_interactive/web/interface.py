@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from jupyterhub_slurm_interactive.choice.presets import Preset, PresetStore
 from jupyterhub_slurm_interactive.choice.request import ResourceRequest
 from jupyterhub_slurm_interactive.cluster.views import ClusterCache
 from jupyterhub_slurm_interactive.session.life import Session
@@ -39,6 +40,15 @@ class SessionSpawner(Protocol):
 
     async def add_time(self, minutes: int, by: str) -> Added:
         """Raise a running session's time limit; session.more_time.Refused names the rule that refused."""
+
+    def user_presets(self) -> list[Preset]:
+        """The presets this user may fill the form with: the site's their groups see, then their own."""
+
+    async def save_preset(self, title: str, values) -> Preset:
+        """Keep the user's own preset once its values pass a start's check (InvalidRequest, ValueError)."""
+
+    def preset_store(self) -> PresetStore:
+        """Where the user's own presets are kept."""
 
     def cluster(self) -> ClusterCache:
         """The hub's shared view of the cluster."""

@@ -59,6 +59,7 @@ from jupyterhub_slurm_interactive.session import more_time
 from jupyterhub_slurm_interactive.session.life import NotStarting
 from jupyterhub_slurm_interactive.slurm.runner import SlurmError
 from jupyterhub_slurm_interactive.web import presets_api, server_calls
+from jupyterhub_slurm_interactive.web.access import permitted_user, session_of
 from jupyterhub_slurm_interactive.web.bodies import json_object
 from jupyterhub_slurm_interactive.web.interface import SessionSpawner, session_spawner
 
@@ -83,31 +84,11 @@ class AvailabilityHandler(APIHandler):
         self.finish(json.dumps(await spawner.availability(reservation, request if any(request.values()) else None)))
 
 
-def _session_spawner(handler: APIHandler, user_name: str, server_name: str, scope: str,
-                     doing: str) -> SessionSpawner:
-    """The spawner of USER/SERVER, if the request's token or login may act on it (403, not JupyterHub's
-    404, for another user's session: the name is in the URL the user typed, nothing is revealed)."""
-    if handler.current_user is None:
-        raise web.HTTPError(403, "Missing or invalid credentials")
-    wanted = f"{scope}!server={user_name}/{server_name}" if server_name else f"{scope}!user={user_name}"
-    if not handler.has_scope(wanted):
-        raise web.HTTPError(403, f"You may not {doing} {user_name[:64]}'s sessions")
-    user = handler.find_user(user_name)
-    if user is None:
-        raise web.HTTPError(404, f"No user {user_name[:64]!r}")
-    if server_name not in user.orm_spawners:
-        raise web.HTTPError(404, f"{user.name} has no session named {server_name[:64]!r}")
-    spawner = session_spawner(user.spawners[server_name])
-    if spawner is None:
-        raise web.HTTPError(404, "Not an interactive Slurm session")
-    return spawner
-
-
 class CancelHandler(APIHandler):
     """Cancel a queued or starting session at once (JupyterHub itself waits a second, then stops)."""
 
     async def post(self, user_name, server_name=""):
-        spawner = _session_spawner(self, user_name, server_name, "servers", "cancel")
+        spawner = session_of(self, user_name, server_name, "servers", "cancel")
         label = f"The session {server_name!r}" if server_name else "Your default session"
         deadline = time.monotonic() + 3
         while spawner.pending == "spawn" and not spawner.session.starting and time.monotonic() < deadline:
@@ -136,7 +117,7 @@ class StopHandler(APIHandler):
     route away first). 204 once stopped; 202 if the stop goes on (JupyterHub's slow_stop_timeout)."""
 
     async def post(self, user_name, server_name=""):
-        spawner = _session_spawner(self, user_name, server_name, "delete:servers", "stop")
+        spawner = session_of(self, user_name, server_name, "delete:servers", "stop")
         if not spawner.ready or spawner.pending:
             label = f"The session {server_name!r}" if server_name else "Your default session"
             raise web.HTTPError(409, f"{label} is not running: cancel a queued or starting one instead")
@@ -156,7 +137,7 @@ class IdleNoteHandler(APIHandler):
     """The idle culler's word before it stops a session (ops.idle)."""
 
     async def post(self, user_name, server_name=""):
-        spawner = _session_spawner(self, user_name, server_name, "delete:servers", "stop")
+        spawner = session_of(self, user_name, server_name, "delete:servers", "stop")
         body = json_object(self.request.body)
         if set(body) != {"idle_seconds"}:
             raise web.HTTPError(400, 'The only accepted body is {"idle_seconds": <number of seconds>}')
@@ -181,7 +162,7 @@ class AddTimeHandler(APIHandler):
             own = session_spawner(user.spawners[server_name])
             if own is not None and own.session.token_sha256 == server_calls.token_digest(self):
                 return own  # the session's own server, for its JupyterLab
-        return _session_spawner(self, user_name, server_name, "servers", "add time to")
+        return session_of(self, user_name, server_name, "servers", "add time to")
 
     async def post(self, user_name, server_name=""):
         spawner = self._spawner(user_name, server_name)
@@ -210,13 +191,7 @@ class SessionsHandler(APIHandler):
     """The cards of "My sessions", as JSON."""
 
     async def get(self, user_name):
-        if self.current_user is None:
-            raise web.HTTPError(403, "Missing or invalid credentials")
-        if not self.has_scope(f"read:servers!user={user_name}"):
-            raise web.HTTPError(403, f"You may not see {user_name[:64]}'s sessions")
-        user = self.find_user(user_name)
-        if user is None:
-            raise web.HTTPError(404, f"No user {user_name[:64]!r}")
+        user = permitted_user(self, user_name, f"read:servers!user={user_name}", "see", "sessions")
         found = []
         for name in sorted(user.orm_spawners):
             spawner = session_spawner(user.spawners[name])

@@ -20,19 +20,14 @@ from jupyterhub.apihandlers import APIHandler
 from tornado import web
 
 from jupyterhub_slurm_interactive.choice.request import InvalidRequest
+from jupyterhub_slurm_interactive.web.access import permitted_user
 from jupyterhub_slurm_interactive.web.bodies import json_object
 from jupyterhub_slurm_interactive.web.interface import SessionSpawner, session_spawner
 
 
 class PresetsHandler(APIHandler):
     def _spawner(self, user_name: str) -> SessionSpawner:
-        if self.current_user is None:
-            raise web.HTTPError(403, "Missing or invalid credentials")
-        if not self.has_scope(f"servers!user={user_name}"):
-            raise web.HTTPError(403, f"You may not see or change {user_name[:64]}'s presets")
-        user = self.find_user(user_name)
-        if user is None:
-            raise web.HTTPError(404, f"No user {user_name[:64]!r}")
+        user = permitted_user(self, user_name, f"servers!user={user_name}", "see or change", "presets")
         spawner = session_spawner(user.spawner)
         if spawner is None:
             raise web.HTTPError(404, "Not a user of the interactive sessions")

@@ -56,6 +56,13 @@ def both_widths(page, name):
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
+def fits_a_phone(page):
+    """At a phone's width (390 px) the page is no wider than the screen; the page is left at desktop width."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
 def login(page, user, password, lands=True):
     page.goto(f"{HUB}/hub/login")
     page.fill("#username_input", user)

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from ..integration.conftest import HUB, scontrol_job, sh, squeue, wait_for
-from .conftest import both_widths, login
+from .conftest import both_widths, fits_a_phone, login
 
 pytestmark = pytest.mark.integration
 
@@ -95,6 +95,4 @@ def test_add_time_in_jupyterlab_and_on_the_card(new_page, hub, clean):
     assert card.locator(".jsi-card-note").is_hidden()  # the earlier "added" no longer speaks for the card
     both_widths(home, "57-home-add-time-refused")
     # on a phone the buttons stay inside the card
-    home.set_viewport_size({"width": 390, "height": 844})
-    assert home.evaluate("document.documentElement.scrollWidth") <= 390
-    home.set_viewport_size({"width": 1280, "height": 900})
+    fits_a_phone(home)

@@ -5,7 +5,7 @@ import pytest
 
 from ..integration.conftest import HUB
 from ..integration.test_budget import gpu_budget, sshare_line
-from .conftest import both_widths, login
+from .conftest import both_widths, fits_a_phone, login
 
 pytestmark = pytest.mark.integration
 
@@ -32,9 +32,7 @@ def test_the_budget_follows_the_account_and_warns(new_page, hub, clean):
         warning.wait_for(timeout=30_000)
         assert "Slurm would hold it in the queue (AssocGrpGRESMinutes)" in warning.inner_text()
         both_widths(page, "58-form-budget-warning")
-        page.set_viewport_size({"width": 390, "height": 844})
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        page.set_viewport_size({"width": 1280, "height": 900})
+        fits_a_phone(page)
         # a size within the budget: the warning goes
         page.select_option("#jsi-gpus", "1")
         page.fill("#jsi-hours", "1")

@@ -5,7 +5,7 @@ import pytest
 
 from ..integration.conftest import HUB
 from ..integration.test_presets import COURSE, no_own_presets  # noqa: F401 (a fixture)
-from .conftest import both_widths, login
+from .conftest import both_widths, fits_a_phone, login
 
 pytestmark = pytest.mark.integration
 
@@ -26,9 +26,7 @@ def test_a_preset_fills_the_form_and_ones_own_is_saved_and_used(new_page, hub, n
     assert page.inner_text("#jsi-preset-said").startswith(f"Filled from \u201c{COURSE}\u201d")
     page.locator("#jsi-budget:not([hidden])").wait_for()
     both_widths(page, "59-form-preset-and-budget")
-    page.set_viewport_size({"width": 390, "height": 844})
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.set_viewport_size({"width": 1280, "height": 900})
+    fits_a_phone(page)
 
     # her own: a CPU session on proj-b, saved with Enter (which must not start anything)
     page.select_option("#jsi-reservation", "")

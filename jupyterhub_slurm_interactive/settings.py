@@ -22,6 +22,12 @@ from jupyterhub_slurm_interactive.choice.presets import site_presets
 _PLAIN = re.compile(r"^[A-Za-z0-9_./%@:=,+-]+$")
 
 
+#: A work area's link name and path ({user} and {account} filled in at submission).
+_AREA_NAME = re.compile(r"^(?!\.)[A-Za-z0-9._{}-]{1,64}$")
+_AREA_PATH = re.compile(r"^/[A-Za-z0-9._/{}-]{1,255}$")
+_PLACEHOLDER = re.compile(r"\{(user|account)\}")
+
+
 def plain_words(setting: str, value: str, *, one: bool = False) -> str:
     """``value`` if it is plain words (one plain word with ``one``); else TraitError naming the setting."""
     words = value.split(" ")
@@ -75,6 +81,12 @@ class SessionSettings(Configurable):
     presets_dir = Unicode("presets", help="Where each user's own presets ('Save these choices as…') are kept, one "
                           "file per user, readable by the hub only; relative to the hub's working directory."
                           ).tag(config=True)
+    work_areas = List(Dict(), help="The site's work areas, linked in every session's home folder work_areas_dir so "
+                      "that the file browser reaches them: [{'name': 'work-{account}', 'path': '/work/{account}'}, "
+                      "{'name': 'scratch', 'path': '/scratch/{user}'}]; {user} is the user, {account} the session's "
+                      "account. A link is made only to an area the user may enter.").tag(config=True)
+    work_areas_dir = Unicode("areas", help="The folder of the home where the work areas are linked (a plain name, "
+                             "not hidden, so that the file browser shows it).").tag(config=True)
     extra_sbatch_options = List(Unicode(), help="Further #SBATCH options for every session, e.g. "
                                 "['--qos=interactive']. Each must be plain words (no quotes or shell characters)."
                                 ).tag(config=True)
@@ -158,6 +170,28 @@ class SessionSettings(Configurable):
             site_presets(proposal["value"])
         except ValueError as e:
             raise TraitError(f"InteractiveSlurmSpawner.{e}") from e
+        return proposal["value"]
+
+    @validate("work_areas")
+    def _valid_work_areas(self, proposal):
+        for i, area in enumerate(proposal["value"]):
+            where = f"InteractiveSlurmSpawner.work_areas[{i}]"
+            if not isinstance(area, dict) or set(area) != {"name", "path"}:
+                raise TraitError(f"{where} must be {{'name': ..., 'path': ...}}")
+            name, path = area["name"], area["path"]
+            if not (isinstance(name, str) and _AREA_NAME.match(name) and isinstance(path, str)
+                    and _AREA_PATH.match(path) and "/../" not in path + "/" and "/./" not in path + "/"):
+                raise TraitError(f"{where}: name is one plain word (letters, digits, ._-, {{user}}, {{account}}) and "
+                                 f"path an absolute path of plain words, not {area!r}")
+            if _PLACEHOLDER.sub("", name + path).count("{") or _PLACEHOLDER.sub("", name + path).count("}"):
+                raise TraitError(f"{where}: only {{user}} and {{account}} may be filled in, not {area!r}")
+        return proposal["value"]
+
+    @validate("work_areas_dir")
+    def _valid_work_areas_dir(self, proposal):
+        if not _AREA_NAME.match(proposal["value"]) or "{" in proposal["value"]:
+            raise TraitError(f"InteractiveSlurmSpawner.work_areas_dir must be one plain folder name, not "
+                             f"{proposal['value']!r}")
         return proposal["value"]
 
     @validate("extend_steps")

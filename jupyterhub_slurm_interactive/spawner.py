@@ -162,9 +162,10 @@ class InteractiveSlurmSpawner(FormSide, CardSide, TimeSide, SessionSettings, Slu
             mark=reconcile.make_mark(self.session_mark, self.user.name, self.name),
             qos=self.qos, extra_directives=tuple(self.extra_sbatch_options), prologue=self.prologue,
             epilogue=self.epilogue, srun=tuple(self.srun.split()), server_cmd=tuple(self.cmd),
-            server_args=tuple(self.get_args()))
+            server_args=tuple(self.get_args()),
+            work_areas=tuple((a["name"], a["path"]) for a in self.work_areas), areas_dir=self.work_areas_dir)
         return batch_script.render_batch_script(request, self.release_of(request), settings,
-                                                pwd.getpwnam(self.user.name).pw_dir)
+                                                pwd.getpwnam(self.user.name).pw_dir, user=self.user.name)
 
     def release_of(self, request: ResourceRequest):
         release = self.shared.releases.find(self.releases_dir, request.release)

@@ -36,6 +36,8 @@ class SiteSettings:
     srun: tuple[str, ...] = ()  # the server as a job step: e.g. ("srun",); empty: in the batch step
     server_cmd: tuple[str, ...] = ("jupyterhub-singleuser",)
     server_args: tuple[str, ...] = field(default=())
+    work_areas: tuple[tuple[str, str], ...] = ()  # (link name, path), with {user} and {account} still in them
+    areas_dir: str = "areas"  # the home's folder of their links
 
 
 def output_path(output_file: str, home: str, job_id: str = "%j") -> str:
@@ -67,7 +69,19 @@ def server_command(release: Release, settings: SiteSettings) -> list[str]:
             *settings.server_args]
 
 
-def render_batch_script(request: ResourceRequest, release: Release, settings: SiteSettings, home: str) -> str:
+def work_area_links(areas: tuple[tuple[str, str], ...], user: str, account: str) -> list[tuple[str, str]]:
+    """The session's work areas as (link name, path), with {user} and {account} filled in; an area that needs
+    an account is left out of a session that names none."""
+    links = []
+    for name, path in areas:
+        if any(not value and "{" + key + "}" in name + path for key, value in (("user", user), ("account", account))):
+            continue
+        links.append((name.format(user=user, account=account), path.format(user=user, account=account)))
+    return links
+
+
+def render_batch_script(request: ResourceRequest, release: Release, settings: SiteSettings, home: str,
+                        user: str = "") -> str:
     """The whole batch script of a session; ``ValueError`` if a site setting is not a plain token."""
     return make_environment().get_template("batch_script.sh.j2").render(
         request=request,
@@ -81,6 +95,8 @@ def render_batch_script(request: ResourceRequest, release: Release, settings: Si
         keep_days=max(0, settings.keep_days),
         former_output=os.path.join(home, FORMER_OUTPUT),
         home=home,
+        work_areas=work_area_links(settings.work_areas, user, request.account),
+        areas_path=os.path.join(home, settings.areas_dir),
         extra_directives=list(settings.extra_directives),
         prologue=settings.prologue,
         epilogue=settings.epilogue,

@@ -227,3 +227,36 @@ def test_an_output_directory_that_cannot_be_made_falls_back_to_the_home(tmp_path
     (home / ".local").write_text("a file where the directory would go")
     run_output_setup(render_batch_script(request, release, SiteSettings(), str(home)), home, "5")
     assert (home / ".jupyterhub-session-5.log").read_text() == "job 5 writes here\n"
+
+
+def test_work_areas_are_filled_in_per_session():
+    from jupyterhub_slurm_interactive.session.batch_script import work_area_links
+
+    areas = (("work-{account}", "/work/{account}"), ("scratch", "/scratch/{user}"))
+    assert work_area_links(areas, "alice", "proj-b") == [("work-proj-b", "/work/proj-b"), ("scratch", "/scratch/alice")]
+    assert work_area_links(areas, "alice", "") == [("scratch", "/scratch/alice")]  # no account: no project area
+
+
+def test_work_areas_are_linked_in_the_home_only_where_the_user_may_go(tmp_path):
+    """The script's lines for the work areas, run by bash: a link per area that exists and may be entered, never
+    over the user's own folder of that name, and made again (not nested) by the next session."""
+    release = Release(name="2026.11", path="/opt/releases/2026.11", date="2026-11-21")
+    request = ResourceRequest(cores=1, memory=1000, gpus=0, hours=1, release="2026.11", ui="lab", account="proj-b")
+    home, work, scratch = tmp_path / "alice", tmp_path / "work", tmp_path / "scratch"
+    for d in (home, work / "proj-b", scratch / "alice", scratch / "mine"):
+        d.mkdir(parents=True)
+    (home / "areas" / "own").mkdir(parents=True)
+    settings = SiteSettings(work_areas=(("work-{account}", f"{work}/{{account}}"), ("scratch", f"{scratch}/{{user}}"),
+                                        ("gone", f"{tmp_path}/nowhere"), ("own", f"{scratch}/mine")))
+    script = render_batch_script(request, release, settings, str(home), user="alice")
+    lines = script.splitlines()
+    part = "\n".join(lines[lines.index("set -eu"):lines.index(next(x for x in lines if x.startswith("export PATH=")))])
+    for _ in range(2):  # a second session finds the links in place
+        done = subprocess.run(["bash", "-c", part], capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+        assert done.returncode == 0, done.stderr
+    areas = home / "areas"
+    assert sorted(os.listdir(areas)) == ["own", "scratch", "work-proj-b"]
+    assert os.readlink(areas / "work-proj-b") == f"{work}/proj-b" and os.readlink(areas / "scratch") == f"{scratch}/alice"
+    assert not (areas / "own").is_symlink() and os.listdir(areas / "own") == []  # the user's own folder, untouched
+    assert os.listdir(work / "proj-b") == []  # no link made inside the area by the second run
+    assert "is a file or folder of your own" in done.stdout

@@ -45,3 +45,26 @@ def test_add_time_steps_are_minutes_each_once_in_order():
 def test_add_time_steps_out_of_bounds_stop_the_hub_naming_the_setting(bad):
     with pytest.raises(TraitError, match="InteractiveSlurmSpawner.extend_steps must be minutes from 1 to 10080"):
         make(extend_steps=bad)
+
+
+def test_work_areas_are_plain_paths_with_only_user_and_account_filled_in():
+    areas = [{"name": "work-{account}", "path": "/work/{account}"}, {"name": "scratch", "path": "/scratch/{user}"}]
+    assert make(work_areas=areas).work_areas == areas
+
+
+@pytest.mark.parametrize("area", [
+    {"name": "w", "path": "work"}, {"name": "w", "path": "/work/../etc"}, {"name": "../w", "path": "/work"},
+    {"name": ".hidden", "path": "/work"}, {"name": "w", "path": "/work/$(id)"}, {"name": "w", "path": "/w/{home}"},
+    {"name": "w", "path": "/w/{user"}, {"name": "w"}, {"name": "w", "path": "/w", "mode": "777"},
+])
+def test_a_bad_work_area_stops_the_hub_naming_it(area):
+    with pytest.raises(TraitError, match=r"InteractiveSlurmSpawner\.work_areas\[0\]"):
+        make(work_areas=[area])
+    with pytest.raises(TraitError, match="work_areas"):  # not even an object: traitlets' own message
+        make(work_areas=["/work"])
+
+
+@pytest.mark.parametrize("folder", ["", ".areas", "a/b", "..", "{user}"])
+def test_the_folder_of_the_links_is_one_plain_visible_name(folder):
+    with pytest.raises(TraitError, match="work_areas_dir must be one plain folder name"):
+        make(work_areas_dir=folder)

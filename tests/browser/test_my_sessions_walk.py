@@ -124,3 +124,33 @@ def test_my_sessions_with_three_sessions_in_three_states(new_page, hub, clean):
     page.click("#jsi-card-cpu .jsi-stop-confirmed")
     page.wait_for_function("() => document.querySelector('#jsi-card-cpu').dataset.phase === 'ended'")
     assert not [j for j in squeue() if j["id"] == cpu_job]
+
+
+def test_my_sessions_tells_when_a_queued_session_starts(browser, hub, clean):
+    """While "My sessions" is open, a queued session that starts is told by a notification, once allowed there."""
+    blockers = block_gpus()
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    notified = []
+    ctx.expose_function("jsiNotified", lambda title, body: notified.append((title, body)))
+    # a browser that has not been asked yet; the card's button asks
+    ctx.add_init_script("window.jsiAllowed = 'default'; window.Notification = class {"
+                        " constructor(t, o) { window.jsiNotified(t, (o || {}).body); }"
+                        " static get permission() { return window.jsiAllowed; }"
+                        " static requestPermission() { window.jsiAllowed = 'granted'; return Promise.resolve('granted'); } };")
+    try:
+        assert hub.start("alice", {"gpus": 2}, server="gpu").status_code in (201, 202)
+        wait_for(lambda: {c["name"]: c["phase"] for c in hub.sessions("alice")}.get("gpu") == "queued", 30, 0.5,
+                 what="the session to queue")
+        page = ctx.new_page()
+        login(page, "alice", "alice-demo")
+        page.goto(f"{HUB}/hub/home")
+        card = page.locator("#jsi-card-gpu")
+        card.locator(".jsi-notify").click()
+        card.get_by_text("You will be told here when it starts").wait_for()
+        assert card.locator(".jsi-notify").is_hidden()
+        both_widths(page, "62-home-tell-me-when-it-starts")
+        sh("scancel", *blockers)
+        wait_for(lambda: page.wait_for_timeout(500) or notified, 90, 0, what="the notification that it started")
+        assert notified[0] == ("Your session gpu is ready", "It runs: open it from My sessions.")
+    finally:
+        ctx.close()

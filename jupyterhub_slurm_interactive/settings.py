@@ -26,6 +26,7 @@ _PLAIN = re.compile(r"^[A-Za-z0-9_./%@:=,+-]+$")
 _AREA_NAME = re.compile(r"^(?!\.)[A-Za-z0-9._{}-]{1,64}$")
 _AREA_PATH = re.compile(r"^/[A-Za-z0-9._/{}-]{1,255}$")
 _PLACEHOLDER = re.compile(r"\{(user|account)\}")
+_MAIL = re.compile(r"^[A-Za-z0-9._{}+-]{1,64}(@[A-Za-z0-9.-]{1,200})?$")
 
 
 def plain_words(setting: str, value: str, *, one: bool = False) -> str:
@@ -85,6 +86,9 @@ class SessionSettings(Configurable):
                       "that the file browser reaches them: [{'name': 'work-{account}', 'path': '/work/{account}'}, "
                       "{'name': 'scratch', 'path': '/scratch/{user}'}]; {user} is the user, {account} the session's "
                       "account. A link is made only to an area the user may enter.").tag(config=True)
+    mail_user = Unicode("", help="Where Slurm's mail goes when a user ticks 'Email me when it starts and when it "
+                        "ends' (sbatch --mail-user): {user} is the user, e.g. '{user}@example.org'. Empty: the user "
+                        "on the cluster's own mail system (Slurm's MailProg on the controller).").tag(config=True)
     work_areas_dir = Unicode("areas", help="The folder of the home where the work areas are linked (a plain name, "
                              "not hidden, so that the file browser shows it).").tag(config=True)
     extra_sbatch_options = List(Unicode(), help="Further #SBATCH options for every session, e.g. "
@@ -186,6 +190,15 @@ class SessionSettings(Configurable):
             if _PLACEHOLDER.sub("", name + path).count("{") or _PLACEHOLDER.sub("", name + path).count("}"):
                 raise TraitError(f"{where}: only {{user}} and {{account}} may be filled in, not {area!r}")
         return proposal["value"]
+
+    @validate("mail_user")
+    def _valid_mail_user(self, proposal):
+        value = proposal["value"]
+        if value and not (_MAIL.match(value) and _PLACEHOLDER.sub("", value).count("{") == 0
+                          and "}" not in _PLACEHOLDER.sub("", value) and "{account}" not in value):
+            raise TraitError(f"InteractiveSlurmSpawner.mail_user must be an address such as '{{user}}@example.org', "
+                             f"not {value[:80]!r}")
+        return value
 
     @validate("work_areas_dir")
     def _valid_work_areas_dir(self, proposal):

@@ -163,7 +163,8 @@ class InteractiveSlurmSpawner(FormSide, CardSide, TimeSide, SessionSettings, Slu
             qos=self.qos, extra_directives=tuple(self.extra_sbatch_options), prologue=self.prologue,
             epilogue=self.epilogue, srun=tuple(self.srun.split()), server_cmd=tuple(self.cmd),
             server_args=tuple(self.get_args()),
-            work_areas=tuple((a["name"], a["path"]) for a in self.work_areas), areas_dir=self.work_areas_dir)
+            work_areas=tuple((a["name"], a["path"]) for a in self.work_areas), areas_dir=self.work_areas_dir,
+            mail_user=self.mail_user)
         return batch_script.render_batch_script(request, self.release_of(request), settings,
                                                 pwd.getpwnam(self.user.name).pw_dir, user=self.user.name)
 

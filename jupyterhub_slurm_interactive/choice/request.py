@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass
 
 #: The keys a request may carry, in the form's order.
-FIELDS = ("reservation", "account", "cores", "memory", "gpus", "hours", "release", "ui")
+FIELDS = ("reservation", "account", "cores", "memory", "gpus", "hours", "release", "ui", "mail")
 
 #: A Slurm account, reservation or release name: a plain token, never a path or shell text.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -62,10 +62,18 @@ class ResourceRequest:
     ui: str
     account: str = ""
     reservation: str = ""
+    mail: bool = False  # Slurm mails the user when the session starts and ends
 
     def as_options(self) -> dict:
         """As JSON, for JupyterHub's ``user_options`` and the hub's saved state."""
         return asdict(self)
+
+    def form_value(self, field: str) -> str:
+        """The field as the form posts it (a ticked box is "on", an unticked one nothing)."""
+        value = getattr(self, field)
+        if isinstance(value, bool):
+            return "on" if value else ""
+        return str(value)
 
     @classmethod
     def from_saved(cls, saved) -> ResourceRequest | None:
@@ -81,7 +89,10 @@ class ResourceRequest:
             return None
         if not all(isinstance(v, str) and (v == "" or NAME.match(v)) for v in names.values()):
             return None
-        return cls(**numbers, **names)
+        mail = saved.get("mail", False)
+        if not isinstance(mail, bool):
+            return None
+        return cls(**numbers, **names, mail=mail)
 
 
 def _one(options: dict, key: str):
@@ -123,6 +134,19 @@ def _integer(options: dict, key: str, default: int, low: int, high: int, what: s
     if value < low:
         raise InvalidRequest(key, f"{label} must be from {low:,} to {high:,} {what}; you asked for {value:,}.")
     return value
+
+
+#: How a box may be ticked or not: a form posts "on" (or nothing), JSON true or false.
+_ON, _OFF = {"on", "true", "1", "yes"}, {"", "off", "false", "0", "no"}
+
+
+def _flag(options: dict, key: str) -> bool:
+    value = _one(options, key)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _ON | _OFF:
+        return value.strip().lower() in _ON
+    raise InvalidRequest(key, "Tick the box, or leave it: true or false.")
 
 
 def _choice(options: dict, key: str, default: str, allowed, what: str, optional: bool = False) -> str:
@@ -185,6 +209,7 @@ def parse_request(options: dict, limits: Limits, defaults: dict, blank_is_error:
         interfaces = (limits.interfaces or {}).get(values["release"], ("lab",))
         ui_default = defaults.get("ui") if defaults.get("ui") in interfaces else interfaces[0]
         check("ui", _choice, ui_default, interfaces, "an interface of this release")
+    check("mail", _flag)
     if errors:
         first = next(iter(errors))
         raise InvalidRequest(first, errors[first], errors)

@@ -27,6 +27,7 @@ class SiteSettings:
     mark: str = ""  # --comment: this hub's mark, with the user and the server (cluster.reconcile)
     partition: str = "interactive"
     qos: str = ""
+    mail_user: str = ""  # where Slurm's mail goes when the user asks for it, {user} filled in; "": the user
     output_file: str = "{home}/.local/state/jupyterhub-slurm-interactive/session-%j.log"
     keep_sessions: int = 100  # outputs kept in output_file's directory: the newest this many (0: all)
     keep_days: int = 90  # and none older than this many days (0: however old)
@@ -97,6 +98,7 @@ def render_batch_script(request: ResourceRequest, release: Release, settings: Si
         home=home,
         work_areas=work_area_links(settings.work_areas, user, request.account),
         areas_path=os.path.join(home, settings.areas_dir),
+        mail_user=settings.mail_user.format(user=user) if settings.mail_user and user else "",
         extra_directives=list(settings.extra_directives),
         prologue=settings.prologue,
         epilogue=settings.epilogue,

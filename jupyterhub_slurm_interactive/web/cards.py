@@ -70,7 +70,7 @@ def session_card(name: str, flags: Flags, request: ResourceRequest | None, relea
                 ended_state=(last_end or {}).get("state", "") if current == "ended" else "",
                 actions=ACTIONS[current] + (("again",) if current in ("ended", "new") and request else ()))
     card["usage_rows"], card["usage_note"] = usage_rows(card["usage"])
-    card["again_fields"] = [(f, str(getattr(request, f))) for f in FIELDS] if request else []
+    card["again_fields"] = [(f, request.form_value(f)) for f in FIELDS] if request else []
     # "Add time" on a running session: the steps the site offers, each with its words ("30 min", "1 h")
     card["add_time"] = [{"minutes": m, "label": duration(m * 60)} for m in add_time] if current == "running" else []
     if current == "queued" and entry is not None and entry.pending:

@@ -50,7 +50,7 @@ def form_values(defaults: dict, accounts: list[str], usable: list[slurm.Reservat
                 last_options: dict | None, refused: dict | None) -> dict:
     """The values the form is prefilled with: a refused POST's, else the last accepted request's, else the
     defaults; each corrected to a choice that is still offered."""
-    values = {**defaults, "account": accounts[0] if accounts else "", "reservation": "", "ui": ""}
+    values = {**defaults, "account": accounts[0] if accounts else "", "reservation": "", "ui": "", "mail": False}
     values.update({k: v for k, v in (last_options or {}).items() if k in values})
     values.update(refused or {})
     if values.get("reservation") not in {r.name for r in usable}:
@@ -85,7 +85,7 @@ def form_view(*, snapshot: Snapshot, partition: str, accounts: list[str], accoun
               last_end_state: str = "",
               refresh_seconds: float = 5, endpoint: str = "", session_name: str = "",
               budgets: dict[str, Budget] | None = None, presets: list[Preset] | None = None,
-              presets_url: str = "") -> dict:
+              presets_url: str = "", mail_to: str = "your mailbox on the cluster") -> dict:
     """Everything the form template shows, as plain values; ``budgets``: the projects' budgets, by account;
     ``presets``: those this user may fill the form with."""
     refused = refused or {}
@@ -120,6 +120,7 @@ def form_view(*, snapshot: Snapshot, partition: str, accounts: list[str], accoun
         "refresh_seconds": refresh_seconds,
         "endpoint": endpoint,
         "presets_url": presets_url,
+        "mail_to": mail_to,
         "oversubscribe": oversubscribe_factor(snapshot.partitions.get(partition, {}).get("OverSubscribe", "")),
         "last_end": split_end(last_end) if last_end else None,
         "last_end_failed": (last_end_state.split() or [""])[0] in FAILED_STATES,

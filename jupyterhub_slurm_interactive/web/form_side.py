@@ -145,6 +145,7 @@ class FormSide:
             last_end_state=last_end.get("state", ""), refresh_seconds=self.availability_interval,
             session_name=self.name, endpoint=url_path_join(self.hub.base_url, "api/slurm-interactive/availability"),
             budgets=await self.budgets(), presets=self.user_presets(),
+            mail_to=self.mail_user.format(user=self.user.name) if self.mail_user else "your mailbox on the cluster",
             presets_url=url_path_join(self.hub.base_url, "api/slurm-interactive/users", self.user.escaped_name,
                                       "presets")))
 
@@ -164,7 +165,8 @@ class FormSide:
             raise ValueError(f"values must be an object of the form's fields ({', '.join(FIELDS)})")
         given = await self.offer()
         checked = parse_request(values, given.limits, given.defaults, blank_is_error=True).as_options()
-        return self.preset_store().save(self.user.name, title, {k: str(checked[k]) for k in values})
+        return self.preset_store().save(self.user.name, title, {k: ResourceRequest(**checked).form_value(k)
+                                                                 for k in values})
 
     async def budgets(self) -> dict:
         """Every project's budget by account, from the shared view; {} while Slurm does not say."""

@@ -86,6 +86,21 @@ def test_a_gpu_session_runs_in_a_node_container_and_survives_a_hub_restart(hub, 
     assert "GresUsed=gpu:0" in sh("scontrol", "-o", "-d", "show", "node", node).stdout
 
 
+def test_work_areas_and_mail_across_the_hosts(hub, clean):
+    """The work areas are the nodes' shared volumes, linked in the shared home; Slurm's mail is delivered by
+    the controller's own mail system."""
+    r = hub.start("alice", {"account": "proj-b", "cores": 1, "memory": 500, "gpus": 0, "mail": True})
+    assert r.status_code in (201, 202), r.text
+    hub.wait_ready("alice", timeout=180)
+    job = job_of(hub, "alice")
+    node = scontrol_job(job)["NodeList"]
+    assert sorted(in_container(node, "ls", "/home/alice/areas").stdout.split()) == ["scratch", "work-proj-b"]
+    assert in_container(node, "readlink", "/home/alice/areas/work-proj-b").stdout.strip() == "/work/proj-b"
+    wait_for(lambda: f"Job_id={job} " in in_container("slurmctld", "cat", "/var/mail/alice").stdout, 60, 1,
+             what="Slurm's mail that the session began")
+    hub.stop("alice")
+
+
 def _hub_answers() -> bool:
     try:
         return requests.get(f"{HUB}/hub/health", timeout=3).status_code == 200

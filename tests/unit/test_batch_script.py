@@ -260,3 +260,16 @@ def test_work_areas_are_linked_in_the_home_only_where_the_user_may_go(tmp_path):
     assert not (areas / "own").is_symlink() and os.listdir(areas / "own") == []  # the user's own folder, untouched
     assert os.listdir(work / "proj-b") == []  # no link made inside the area by the second run
     assert "is a file or folder of your own" in done.stdout
+
+
+def test_slurm_mails_at_start_and_end_only_when_asked():
+    release = Release(name="2026.11", path="/opt/releases/2026.11", date="2026-11-21")
+    asked = ResourceRequest(cores=1, memory=1000, gpus=0, hours=1, release="2026.11", ui="lab", mail=True)
+    plain = render_batch_script(ResourceRequest(**{**asked.as_options(), "mail": False}), release, SiteSettings(),
+                                "/home/alice", user="alice")
+    assert "--mail-type" not in plain
+    script = render_batch_script(asked, release, SiteSettings(), "/home/alice", user="alice")
+    assert "#SBATCH --mail-type=BEGIN,END" in script and "--mail-user" not in script  # the user, on the cluster
+    site = render_batch_script(asked, release, SiteSettings(mail_user="{user}@example.org"), "/home/alice",
+                               user="alice")
+    assert "#SBATCH --mail-user=alice@example.org" in site

@@ -117,3 +117,29 @@ def test_a_number_out_of_bounds_is_refused_for_the_real_reason(field, value, mes
     with pytest.raises(InvalidRequest) as e:
         parse(**{field: value})
     assert e.value.errors == {field: message}
+
+
+@pytest.mark.parametrize("value, mail", [(None, False), (True, True), (False, False), ("on", True), ("", False),
+                                         ("true", True), ("OFF", False)])
+def test_email_when_it_starts_is_a_box_ticked_or_not(value, mail):
+    options = {} if value is None else {"mail": value}
+    assert parse(**options).mail is mail
+
+
+@pytest.mark.parametrize("value", ["maybe", 1, [True], "on; rm"])
+def test_anything_else_for_the_box_is_refused_naming_it(value):
+    with pytest.raises(InvalidRequest) as e:
+        parse(mail=value)
+    assert e.value.field == "mail"
+
+
+def test_the_box_is_saved_and_posted_again_as_the_form_posts_it():
+    from jupyterhub_slurm_interactive.choice.request import ResourceRequest
+
+    r = parse(mail="on")
+    assert r.as_options()["mail"] is True and ResourceRequest.from_saved(r.as_options()) == r
+    assert r.form_value("mail") == "on" and parse().form_value("mail") == ""
+    saved = {**parse().as_options()}
+    del saved["mail"]  # saved before the box existed
+    assert ResourceRequest.from_saved(saved).mail is False
+    assert ResourceRequest.from_saved({**saved, "mail": "yes"}) is None

@@ -68,3 +68,14 @@ def test_a_bad_work_area_stops_the_hub_naming_it(area):
 def test_the_folder_of_the_links_is_one_plain_visible_name(folder):
     with pytest.raises(TraitError, match="work_areas_dir must be one plain folder name"):
         make(work_areas_dir=folder)
+
+
+@pytest.mark.parametrize("good", ["", "{user}@example.org", "hpc-{user}", "{user}"])
+def test_where_slurms_mail_goes(good):
+    assert make(mail_user=good).mail_user == good
+
+
+@pytest.mark.parametrize("bad", ["{user}@example.org,root", "a b@x", "{home}@x", "{account}@x", "x@y@z", "$(id)"])
+def test_a_mail_address_that_is_not_one_stops_the_hub(bad):
+    with pytest.raises(TraitError, match="mail_user must be an address"):
+        make(mail_user=bad)

@@ -101,7 +101,8 @@ def test_a_card_per_phase_with_its_actions():
     assert ended["last_end"] == end["message"] and ended["ended_job"] == "1321" and ended["job_id"] == ""
     # start again posts the same choices the form would
     assert dict(ended["again_fields"]) == {"reservation": "", "account": "proj-b", "cores": "1", "memory": "100",
-                                           "gpus": "1", "hours": "1", "release": "2026.11", "ui": "lab"}
+                                           "gpus": "1", "hours": "1", "release": "2026.11", "ui": "lab",
+                                           "mail": ""}
     assert session_card("x", Flags(), None, None, None)["actions"] == ("start", "remove")
     assert phase(Flags(active=True, pending="stop")) == "stopping"
     assert phase(Flags(active=True, pending="check", starting=True)) == "queued"  # followed after a hub restart

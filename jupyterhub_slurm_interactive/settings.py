@@ -84,8 +84,9 @@ class SessionSettings(Configurable):
                           ).tag(config=True)
     work_areas = List(Dict(), help="The site's work areas, linked in every session's home folder work_areas_dir so "
                       "that the file browser reaches them: [{'name': 'work-{account}', 'path': '/work/{account}'}, "
-                      "{'name': 'scratch', 'path': '/scratch/{user}'}]; {user} is the user, {account} the session's "
-                      "account. A link is made only to an area the user may enter.").tag(config=True)
+                      "{'name': 'scratch', 'path': '/scratch/{user}'}]; {user} is the user, and an area with "
+                      "{account} is linked once for each of the user's accounts. A link is made only to an area the "
+                      "user may enter.").tag(config=True)
     mail_user = Unicode("", help="Where Slurm's mail goes when a user ticks 'Email me when it starts and when it "
                         "ends' (sbatch --mail-user): {user} is the user, e.g. '{user}@example.org'. Empty: the user "
                         "on the cluster's own mail system (Slurm's MailProg on the controller).").tag(config=True)

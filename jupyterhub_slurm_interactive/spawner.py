@@ -155,7 +155,7 @@ class InteractiveSlurmSpawner(FormSide, CardSide, TimeSide, SessionSettings, Slu
             session.commit()
 
     # ------------------------------------------------------------------ the session's life
-    def render_batch_script(self, request: ResourceRequest) -> str:
+    def render_batch_script(self, request: ResourceRequest, accounts: list[str] | None = None) -> str:
         settings = batch_script.SiteSettings(
             job_name=self.job_name, partition=self.partition, output_file=self.output_file,
             keep_sessions=self.output_keep_sessions, keep_days=self.output_keep_days,
@@ -166,7 +166,8 @@ class InteractiveSlurmSpawner(FormSide, CardSide, TimeSide, SessionSettings, Slu
             work_areas=tuple((a["name"], a["path"]) for a in self.work_areas), areas_dir=self.work_areas_dir,
             mail_user=self.mail_user)
         return batch_script.render_batch_script(request, self.release_of(request), settings,
-                                                pwd.getpwnam(self.user.name).pw_dir, user=self.user.name)
+                                                pwd.getpwnam(self.user.name).pw_dir, user=self.user.name,
+                                                accounts=accounts)
 
     def release_of(self, request: ResourceRequest):
         release = self.shared.releases.find(self.releases_dir, request.release)
@@ -194,7 +195,7 @@ class InteractiveSlurmSpawner(FormSide, CardSide, TimeSide, SessionSettings, Slu
         self.default_url = interface_url(request.ui, self.name)
         self.log.info("Submitting %s's session: %s", self.user.name, request)
         try:
-            where = await session.start(self.render_batch_script(request),
+            where = await session.start(self.render_batch_script(request, await self.known_accounts()),
                                         batch_script.submit_environment({**self.get_env(), **self._ssl_environment,
                                                                          **self.time_environment()}),
                                         request, self.server.base_url if self.server else "/")

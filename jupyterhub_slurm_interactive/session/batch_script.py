@@ -70,19 +70,21 @@ def server_command(release: Release, settings: SiteSettings) -> list[str]:
             *settings.server_args]
 
 
-def work_area_links(areas: tuple[tuple[str, str], ...], user: str, account: str) -> list[tuple[str, str]]:
-    """The session's work areas as (link name, path), with {user} and {account} filled in; an area that needs
-    an account is left out of a session that names none."""
+def work_area_links(areas: tuple[tuple[str, str], ...], user: str, accounts) -> list[tuple[str, str]]:
+    """The session's work areas as (link name, path): {user} filled in, and an area with {account} once for each
+    of the user's accounts (none if they have none)."""
     links = []
     for name, path in areas:
-        if any(not value and "{" + key + "}" in name + path for key, value in (("user", user), ("account", account))):
+        if not user and "{user}" in name + path:
             continue
-        links.append((name.format(user=user, account=account), path.format(user=user, account=account)))
+        for account in (accounts if "{account}" in name + path else [""]):
+            if account or "{account}" not in name + path:
+                links.append((name.format(user=user, account=account), path.format(user=user, account=account)))
     return links
 
 
 def render_batch_script(request: ResourceRequest, release: Release, settings: SiteSettings, home: str,
-                        user: str = "") -> str:
+                        user: str = "", accounts: list[str] | None = None) -> str:
     """The whole batch script of a session; ``ValueError`` if a site setting is not a plain token."""
     return make_environment().get_template("batch_script.sh.j2").render(
         request=request,
@@ -96,7 +98,8 @@ def render_batch_script(request: ResourceRequest, release: Release, settings: Si
         keep_days=max(0, settings.keep_days),
         former_output=os.path.join(home, FORMER_OUTPUT),
         home=home,
-        work_areas=work_area_links(settings.work_areas, user, request.account),
+        work_areas=work_area_links(settings.work_areas, user, accounts if accounts is not None else
+                                   [request.account] if request.account else []),
         areas_path=os.path.join(home, settings.areas_dir),
         mail_user=settings.mail_user.format(user=user) if settings.mail_user and user else "",
         extra_directives=list(settings.extra_directives),

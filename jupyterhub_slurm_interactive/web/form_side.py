@@ -149,6 +149,13 @@ class FormSide:
             presets_url=url_path_join(self.hub.base_url, "api/slurm-interactive/users", self.user.escaped_name,
                                       "presets")))
 
+    async def known_accounts(self) -> list[str]:
+        """The user's accounts as the hub knows them now (for their work areas); [] if Slurm does not say."""
+        try:
+            return (await self.gather_offer(self.check_view_max_age)).accounts
+        except SlurmError:
+            return []
+
     # ------------------------------------------------------------------ presets (choice.presets)
     def preset_store(self) -> presets.PresetStore:
         return presets.PresetStore(self.presets_dir)

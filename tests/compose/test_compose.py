@@ -94,7 +94,8 @@ def test_work_areas_and_mail_across_the_hosts(hub, clean):
     hub.wait_ready("alice", timeout=180)
     job = job_of(hub, "alice")
     node = scontrol_job(job)["NodeList"]
-    assert sorted(in_container(node, "ls", "/home/alice/areas").stdout.split()) == ["scratch", "work-proj-b"]
+    links = sorted(in_container(node, "ls", "/home/alice/areas").stdout.split())
+    assert links == ["scratch", "work-proj-a", "work-proj-b"]
     assert in_container(node, "readlink", "/home/alice/areas/work-proj-b").stdout.strip() == "/work/proj-b"
     wait_for(lambda: f"Job_id={job} " in in_container("slurmctld", "cat", "/var/mail/alice").stdout, 60, 1,
              what="Slurm's mail that the session began")

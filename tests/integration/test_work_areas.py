@@ -1,4 +1,4 @@
-"""Work areas: a session finds its project's work area and its owner's scratch in the home's "areas" folder,
+"""Work areas: a session finds its owner's projects' work areas and scratch in the home's "areas" folder,
 reachable from JupyterLab's file browser (the server's contents API), with the owners and modes the site gave."""
 
 import os
@@ -22,7 +22,7 @@ def test_a_session_reaches_its_work_areas_from_the_file_browser(hub, clean):
     hub.wait_ready("alice")
     listing = wait_for(lambda: contents(hub, "alice", "areas").json().get("content"), 30, 0.5,
                        what="the areas folder")
-    assert sorted(item["name"] for item in listing) == ["scratch", "work-proj-b"]
+    assert sorted(item["name"] for item in listing) == ["scratch", "work-proj-a", "work-proj-b"]  # all her projects
     # the project's area: written from alice's session, group-owned by the project, seen by its other member
     r = contents(hub, "alice", "areas/work-proj-b/results.txt", "PUT",
                  json={"type": "file", "format": "text", "content": "from alice's session\n"})

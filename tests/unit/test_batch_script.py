@@ -233,8 +233,10 @@ def test_work_areas_are_filled_in_per_session():
     from jupyterhub_slurm_interactive.session.batch_script import work_area_links
 
     areas = (("work-{account}", "/work/{account}"), ("scratch", "/scratch/{user}"))
-    assert work_area_links(areas, "alice", "proj-b") == [("work-proj-b", "/work/proj-b"), ("scratch", "/scratch/alice")]
-    assert work_area_links(areas, "alice", "") == [("scratch", "/scratch/alice")]  # no account: no project area
+    assert work_area_links(areas, "alice", ["proj-a", "proj-b"]) == [
+        ("work-proj-a", "/work/proj-a"), ("work-proj-b", "/work/proj-b"), ("scratch", "/scratch/alice")]
+    assert work_area_links(areas, "alice", []) == [("scratch", "/scratch/alice")]  # no account: no project area
+    assert work_area_links(areas, "", ["p"]) == [("work-p", "/work/p")]
 
 
 def test_work_areas_are_linked_in_the_home_only_where_the_user_may_go(tmp_path):

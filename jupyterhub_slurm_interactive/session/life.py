@@ -275,6 +275,8 @@ class Session(Starting):
         if entry is not None and (entry.pending or entry.running):
             self.record.on_node(entry.nodes)
             return None
+        if entry is not None and entry.state == "COMPLETING":
+            return None  # leaving its node: how it ended (a walltime's TIMEOUT, ...) is known at the next look
         state = entry.state if entry else await self.slurm.final_state(self.job_id)
         if entry is None and states.base_state(state) in ALIVE:  # never "ended" while Slurm says it runs
             self.log.error("%s: Slurm says job %s is %s, but the hub's squeue does not list it: the hub cannot "

@@ -21,7 +21,7 @@ def test_spawn_with_defaults_reaches_jupyter_through_the_proxy(hub, clean):
     assert r.status_code in (201, 202), r.text
     server = hub.wait_ready("alice")
     assert server["user_options"] == {"cores": 1, "memory": 2000, "gpus": 0, "hours": 1, "release": "2026.11",
-                                      "ui": "lab", "account": "proj-a", "reservation": ""}
+                                      "ui": "lab", "account": "proj-a", "reservation": "", "mail": False}
     job = server["state"]["job_id"]
 
     status = hub.status_through_proxy("alice")

@@ -239,6 +239,17 @@ async def test_poll_never_declares_a_session_dead_while_slurm_is_away():
     assert session.job_id == JOB and session.last_end == {}
 
 
+async def test_a_job_leaving_its_node_is_not_ended_until_slurm_says_how():
+    """A walltime's job is COMPLETING for a moment before it is TIMEOUT: the poll waits for the word."""
+    running = queue_line("RUNNING", JOB)  # the recorded line, in the states a walltime passes through
+    session, _, _ = make_session({"squeue": [running.replace("|RUNNING|", "|COMPLETING|"),
+                                             running.replace("|RUNNING|", "|TIMEOUT|")]})
+    session.from_state({"job_id": JOB, "node": "node01", "submitted_at": time.time() - 600})
+    assert await session.poll() is None and session.last_end == {}
+    session.slurm.poller.expire()  # the next look of the queue
+    assert await session.poll() == f"Your session (Slurm job {JOB}) ended: it reached its time limit (walltime)."
+
+
 async def test_poll_follows_a_running_job():
     session, _, _ = make_session({"squeue": [queue_line("RUNNING", JOB)]})
     session.from_state({"job_id": JOB, "submitted_at": time.time() - 600})

@@ -7,7 +7,9 @@
 #   4. runs the stack's self-check (jupyterhub_slurm_interactive.ops.stack_check), then tests/compose, the browser walk and the neighbour test against it;
 #   5. takes it down with its volumes.
 # COMPOSE_PROJECT and COMPOSE_HUB_PORT choose the project and the hub's port (default
-# jsi-compose-test and 8010), so that it runs beside the local stack.
+# jsi-compose-test and 8010), so that it runs beside the local stack. COMPOSE_KEEP=1 leaves the
+# stack up when a test fails, to read its logs and shells; take it down with
+# `docker compose -p jsi-compose-test down -v`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +34,10 @@ cleanup() {
     if [ "$status" -ne 0 ]; then
         "${C[@]}" ps || true
         "${C[@]}" logs --tail=40 || true
+    fi
+    if [ "$status" -ne 0 ] && [ "${COMPOSE_KEEP:-}" = 1 ]; then
+        say "left up (COMPOSE_KEEP=1): ${C[*]} down -v --remove-orphans"
+        exit "$status"
     fi
     say "taking the stack down with its volumes"
     "${C[@]}" down -v --remove-orphans >/dev/null 2>&1 || true

@@ -42,10 +42,8 @@ def sbatch_arg(value, spaces: bool = False) -> str:
 
 
 @functools.lru_cache(maxsize=2)
-@functools.lru_cache(maxsize=2)
 def make_environment(autoescape: bool = False) -> jinja2.Environment:
-    """Jinja for our templates: HTML ones autoescaped, the batch script with strict quoting filters. One
-    environment of each kind for the process, so that a template is compiled once, not at every page."""
+    """Jinja for our templates: HTML ones autoescaped, the batch script with strict quoting filters."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,

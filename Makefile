@@ -58,7 +58,7 @@ down:
 
 # Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
 browser-deps:
-	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core; }
+	@command -v chromium >/dev/null && command -v certutil >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core libnss3-tools; }
 
 $(VENV)/.installed: pyproject.toml
 	@[ -x $(PYTHON) ] && $(PYTHON) -c 'import ensurepip' 2>/dev/null || $(MAKE) bootstrap

@@ -4,5 +4,5 @@
 set -e
 cd /opt/slurm-interactive/ansible
 ansible-playbook -i inventory/compose.yml compose.yml --limit "$1" \
-    --skip-tags accounting_state,reservations,running_controller,database,secrets
+    --skip-tags accounting_state,reservations,running_controller,database,hub_db_state,secrets
 rm -rf /var/cache/apt/archives/*.deb /root/.cache /root/.npm

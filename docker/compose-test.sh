@@ -6,8 +6,8 @@
 #   3. builds and brings the stack up under its own project name and port;
 #   4. runs the stack's self-check (jupyterhub_slurm_interactive.ops.stack_check), then tests/compose, the browser walk and the neighbour test against it;
 #   5. takes it down with its volumes.
-# COMPOSE_PROJECT and COMPOSE_HUB_PORT choose the project and the hub's port (default
-# jsi-compose-test and 8010), so that it runs beside the local stack. COMPOSE_KEEP=1 leaves the
+# COMPOSE_PROJECT, COMPOSE_HUB_PORT and COMPOSE_HUB_HTTP_PORT choose the project and the hub's https
+# and http ports (default jsi-compose-test, 8010 and 8011), so that it runs beside the local stack. COMPOSE_KEEP=1 leaves the
 # stack up when a test fails, to read its logs and shells; take it down with
 # `docker compose -p jsi-compose-test down -v`.
 set -euo pipefail
@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 
 PROJECT=${COMPOSE_PROJECT:-jsi-compose-test}
 PORT=${COMPOSE_HUB_PORT:-8010}
+HTTP_PORT=${COMPOSE_HUB_HTTP_PORT:-$((PORT + 1))}
 PYTHON=${PYTHON:-.venv/bin/python}
 T0=$SECONDS
 
@@ -45,8 +46,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "starting the stack on port $PORT"
-HUB_PORT=$PORT "${C[@]}" up -d
+say "starting the stack on port $PORT (https; http on $HTTP_PORT is redirected)"
+export HUB_PORT=$PORT HUB_HTTP_PORT=$HTTP_PORT
+"${C[@]}" up -d
 services=$("${C[@]}" config --services)
 deadline=$((SECONDS + 600))
 until [ "$(for s in $services; do docker inspect -f '{{.State.Health.Status}}' "$("${C[@]}" ps -q "$s")" 2>/dev/null; done | grep -c '^healthy$')" = "$(echo "$services" | wc -w)" ]; do
@@ -61,12 +63,15 @@ mkdir -p build
 # accounting, every node, the hub's view of other users' jobs, one real session through the proxy.
 say "the stack's self-check, in the hub container"
 "${C[@]}" exec -T hub /opt/jupyterhub/venv/bin/python -m jupyterhub_slurm_interactive.ops.stack_check \
-    --hub-url http://127.0.0.1:8000 --token-file /var/lib/jupyterhub/admin-api-token --user alice
+    --hub-url https://127.0.0.1:8000 --ca-file /etc/jupyterhub/tls/ca.pem --token-file /var/lib/jupyterhub/admin-api-token --user alice
 
 "${C[@]}" exec -T hub cat /var/lib/jupyterhub/admin-api-token > build/compose-admin-token
 chmod 600 build/compose-admin-token
+# the tests trust the stack's demo CA, as a site's people trust its CA: nothing goes unverified
+"${C[@]}" exec -T hub cat /etc/jupyterhub/tls/ca.pem > build/compose-ca.pem
 
-HUB_URL=http://127.0.0.1:$PORT HUB_ADMIN_TOKEN_FILE=build/compose-admin-token \
+HUB_URL=https://127.0.0.1:$PORT HUB_CA_FILE=build/compose-ca.pem HUB_HTTP_URL=http://127.0.0.1:$HTTP_PORT \
+HUB_ADMIN_TOKEN_FILE=build/compose-admin-token \
 SLURM_VIA="${C[*]} exec -T" COMPOSE="${C[*]}" \
     "$PYTHON" -m pytest tests/compose "tests/browser/test_walk.py::test_log_in_start_come_back_and_stop" \
     "tests/integration/test_neighbour.py::test_a_neighbour_on_the_node_gets_nothing_of_a_session" ${PYTEST_ARGS:-}

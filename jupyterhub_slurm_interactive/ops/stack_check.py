@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import subprocess
 import sys
 import time
@@ -53,8 +54,10 @@ def run(*argv: str, user: str | None = None, input: str | None = None, timeout: 
 class Hub:
     """The hub's REST API with the operators' token."""
 
-    def __init__(self, url: str, token: str):
+    def __init__(self, url: str, token: str, ca_file: str | None = None):
         self.url, self.token = url.rstrip("/"), token
+        # https is checked against the site's CA (ca_file) or the system's; never unverified
+        self.context = ssl.create_default_context(cafile=ca_file) if url.startswith("https:") else None
 
     def call(self, method: str, path: str, body: dict | None = None, token: str | None = None,
              base: str = "/hub/api") -> tuple[int, dict | str]:
@@ -63,7 +66,7 @@ class Hub:
                                      headers={"Authorization": f"token {token or self.token}",
                                               "Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=60) as r:
+            with urllib.request.urlopen(req, timeout=60, context=self.context) as r:
                 status, text = r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             status, text = e.code, e.read().decode(errors="replace")
@@ -166,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m jupyterhub_slurm_interactive.ops.stack_check",
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("--hub-url", default="http://127.0.0.1:8000")
+    p.add_argument("--ca-file", help="the CA that signed the hub's https certificate (default: the system's)")
     p.add_argument("--token-file", default="/etc/jupyterhub/admin-api-token")
     p.add_argument("--user", default="alice", help="a demo user with a Slurm account, whose session is started")
     p.add_argument("--hub-user", default="jupyterhub")
@@ -173,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=180, help="seconds the session may take to be ready")
     args = p.parse_args(argv)
     with open(args.token_file) as f:
-        hub = Hub(args.hub_url, f.read().strip())
+        hub = Hub(args.hub_url, f.read().strip(), args.ca_file)
     parts = [
         ("munge", check_munge),
         ("controller", check_controller),

@@ -1,11 +1,13 @@
 """A real browser (Debian's Chromium, driven by Playwright) against the local stack."""
 
 import os
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from ..integration.conftest import HUB, Hub, clean, hub, stack  # noqa: F401  (fixtures shared with the integration tests)
+from ..integration.conftest import HUB, HUB_CA_FILE, Hub, clean, hub, stack  # noqa: F401  (fixtures shared with the integration tests)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
@@ -22,10 +24,23 @@ def browser(stack):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium", pytrace=False)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    with tempfile.TemporaryDirectory() as home, sync_playwright() as p:
+        env = {**os.environ, "HOME": home}
+        if HUB_CA_FILE:
+            trust_ca(home, HUB_CA_FILE)
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, env=env)
         yield b
         b.close()
+
+
+def trust_ca(home: str, ca_file: str):
+    """Chromium on Linux trusts the CAs of the user's NSS database: a new one in a home of its own, holding the
+    hub's CA only, so that the browser verifies the hub as a person's browser that trusts the site's CA does."""
+    db = f"sql:{home}/.pki/nssdb"
+    os.makedirs(f"{home}/.pki/nssdb", mode=0o700)
+    subprocess.run(["certutil", "-d", db, "-N", "--empty-password"], check=True, capture_output=True)
+    subprocess.run(["certutil", "-d", db, "-A", "-n", "hub-ca", "-t", "C,,", "-i", ca_file], check=True,
+                   capture_output=True)
 
 
 @pytest.fixture

@@ -17,6 +17,11 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 HUB = os.environ.get("HUB_URL", "http://127.0.0.1:8000")
+#: The CA that signed the hub's https certificate (the compose stack's demo CA). Every request of the tests
+#: verifies the hub against it, as a site's people verify theirs: requests reads REQUESTS_CA_BUNDLE.
+HUB_CA_FILE = os.environ.get("HUB_CA_FILE", "")
+if HUB_CA_FILE:
+    os.environ["REQUESTS_CA_BUNDLE"] = HUB_CA_FILE
 ADMIN_TOKEN_FILE = os.environ.get("HUB_ADMIN_TOKEN_FILE", "/etc/jupyterhub/admin-api-token")
 STACKCTL = "/usr/local/sbin/slurm-interactive-stack"
 HUB_USER = "jupyterhub"

@@ -15,7 +15,7 @@ import requests
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from .conftest import HUB, RELEASES_DIR, hub_log_tail, release_names, scontrol_job, sh, squeue, wait_for
+from .conftest import HUB, HUB_CA_FILE, RELEASES_DIR, hub_log_tail, release_names, scontrol_job, sh, squeue, wait_for
 from .conftest import release_manifest as manifest
 
 
@@ -33,7 +33,8 @@ def in_session(hub, user: str, method: str, path: str, server: str = "", **kw) -
 
 async def _execute(url: str, token: str, code: str, timeout: float) -> tuple[str, str]:
     """Run code on a kernel over its channels websocket; return (stdout, error)."""
-    ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}, connect_timeout=30))
+    ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}, connect_timeout=30,
+                                                ca_certs=HUB_CA_FILE or None))
     msg_id = uuid.uuid4().hex
     ws.write_message(json.dumps({
         "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test", "session": uuid.uuid4().hex,

@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Options for the play of make up (for example -e slurm_cgroups=false in a container).
 ANSIBLE_ARGS ?=
 
-.PHONY: help up down test test-deps unit check lint bootstrap status browser-deps bench compose-test fresh-test release-locks check-stack
+.PHONY: help up down test test-deps unit check lint bootstrap status browser-deps bench compose-test fresh-test site-test docker-engine release-locks check-stack
 
 help:
 	@echo "make up      deploy the local stack (Slurm, accounting, the hub, a release) and start the hub"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench   spawn, stop, Slurm load and form latency against stock batchspawner (benchmarks/)"
 	@echo "make compose-test  build docker-compose.yml's stack, start it, test it, take it down"
 	@echo "make fresh-test  make up twice on a bare Debian 12 container: from nothing, then changing nothing"
+	@echo "make site-test  site.yml twice onto six bare hosts over ssh, then a session through https"
 	@echo "make down    cancel every job and stop every daemon of the local stack"
 	@echo "make release-locks  pin every package of each release again from its inputs (files/NAME/*.in)"
 
@@ -86,7 +87,7 @@ test: test-deps
 	@$(MAKE) --no-print-directory lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory compose-test
-	@$(MAKE) --no-print-directory fresh-test
+	@$(MAKE) --no-print-directory -j2 --output-sync=target fresh-test site-test
 
 # The stack of docker-compose.yml, as separate hosts: engine, base image, build, up, tests,
 # down with its volumes (docker/compose-test.sh). Its own project and port (8010).
@@ -94,10 +95,21 @@ compose-test: test-deps
 	@if [ "$$(id -u)" != 0 ]; then echo "make compose-test must run as root (it starts the Docker engine)"; exit 1; fi
 	PYTHON=$(VENV)/bin/python bash docker/compose-test.sh
 
+# Debian's Docker engine, installed and started once before the tests that run containers side by side.
+docker-engine:
+	@if [ "$$(id -u)" != 0 ]; then echo "the Docker engine's tests must run as root (they start the engine)"; exit 1; fi
+	@bash docker/engine.sh
+
 # The path from nothing: make up on a bare Debian 12 container, then again (docker/fresh-test.sh).
-fresh-test:
-	@if [ "$$(id -u)" != 0 ]; then echo "make fresh-test must run as root (it starts the Docker engine)"; exit 1; fi
+# make test runs it beside site-test (make -j2): both spend most of their time waiting on downloads.
+fresh-test: docker-engine
 	bash docker/fresh-test.sh
+
+# The path a site takes: site.yml onto six bare hosts (hub, controller, accounting, the hub's database, two
+# nodes) over ssh, from nothing and then again, and a session through https (docker/site-test.sh).
+site-test: docker-engine
+	@$(MAKE) --no-print-directory bootstrap
+	bash docker/site-test.sh
 
 # Ratios against stock batchspawner, measured side by side in one run; writes
 # benchmarks/results.json. BENCH_ARGS passes options (see benchmarks/run.py --help).

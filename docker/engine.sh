@@ -1,7 +1,9 @@
 # Sourced by docker/compose-test.sh and docker/fresh-test.sh, as root on a machine of the local
 # stack's kind: Debian's Docker engine installed and started when none answers, and the
-# debian:bookworm base image made with debootstrap when no registry has it. Needs say().
+# debian:bookworm base image made with debootstrap when no registry has it. Run alone by
+# `make docker-engine`, before the tests that share the engine start together.
 ENGINE_LOG=/var/log/docker-engine.log
+type say >/dev/null 2>&1 || say() { echo "== docker engine: $*"; }
 
 if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null ||
    ! { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; }; then

@@ -33,7 +33,7 @@ bootstrap:
 	fi
 
 up: bootstrap
-	cd ansible && ANSIBLE_CONFIG=ansible.cfg ansible-playbook -i inventory/local.yml local.yml $(ANSIBLE_ARGS)
+	cd ansible && ANSIBLE_CONFIG=ansible.cfg ansible-playbook -i inventory/local.yml site.yml $(ANSIBLE_ARGS)
 	@$(MAKE) --no-print-directory check-stack
 	@echo
 	@echo "The hub is up at http://127.0.0.1:8000"

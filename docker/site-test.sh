@@ -127,7 +127,7 @@ check=$(docker exec "$NET-frontend" /opt/jupyterhub/venv/bin/python -m jupyterhu
     || { echo "$check"; exit 1; }
 echo "$check"
 job=$(sed -n "s/.*alice's job \([0-9]*\) ready.*/\1/p" <<<"$check")
-ran=$(docker exec "$NET-slurmctl" scontrol --oneliner show job "$job" | grep -o 'UserId=[^ ]*\|NodeList=[^ ]*' | tr '\n' ' ')
+ran=$(docker exec "$NET-slurmctl" scontrol --oneliner show job "$job" | grep -oE '(^| )(UserId|NodeList)=[^ ]*' | tr -d '\n')
 say "alice's job $job: $ran"
 [[ $ran == *"UserId=alice(2001)"*"NodeList=gpu0"[12]* ]] || { echo "alice's session did not run on a node as alice" >&2; exit 1; }
 say "done"

@@ -33,7 +33,7 @@ def test_a_user_created_after_its_association_is_resolved_by_the_play():
         sh("useradd", "-M", "-s", "/usr/sbin/nologin", LATE)
         assert known_uid(LATE) == "4294967294"  # the account exists now, and slurmctld still does not know it
         play = subprocess.run(
-            ["ansible-playbook", "-i", "inventory/local.yml", "local.yml", "--tags", "running_controller"],
+            ["ansible-playbook", "-i", "inventory/local.yml", "site.yml", "--tags", "running_controller"],
             cwd=ANSIBLE, env={**os.environ, "ANSIBLE_CONFIG": "ansible.cfg"}, capture_output=True, text=True,
             timeout=300)
         assert play.returncode == 0, play.stdout[-3000:] + play.stderr[-2000:]
@@ -42,7 +42,7 @@ def test_a_user_created_after_its_association_is_resolved_by_the_play():
         assert known_uid(LATE) == uid
         # a second run changes nothing
         again = subprocess.run(
-            ["ansible-playbook", "-i", "inventory/local.yml", "local.yml", "--tags", "running_controller"],
+            ["ansible-playbook", "-i", "inventory/local.yml", "site.yml", "--tags", "running_controller"],
             cwd=ANSIBLE, env={**os.environ, "ANSIBLE_CONFIG": "ansible.cfg"}, capture_output=True, text=True,
             timeout=300)
         assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-2000:]

@@ -1,4 +1,4 @@
-# Sourced by docker/compose-test.sh and docker/fresh-test.sh, as root on a machine of the local
+# Sourced by docker/compose-test.sh, docker/fresh-test.sh and docker/site-test.sh, as root on a machine of the local
 # stack's kind: Debian's Docker engine installed and started when none answers, and the
 # debian:bookworm base image made with debootstrap when no registry has it. Run alone by
 # `make docker-engine`, before the tests that share the engine start together.

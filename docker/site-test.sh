@@ -64,11 +64,11 @@ openssl x509 -req -in "$DIR/hub.csr" -CA "$DIR/ca.pem" -CAkey "$DIR/ca.key" -CAc
 secret() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9'; }
 here=$(pwd)
 cat >"$DIR/secrets.yml" <<SECRETS
-slurmdbd_db_password: $(secret)
-hub_db_password: $(secret)
-hub_tls_cert_src: $here/$DIR/hub.pem
-hub_tls_key_src: $here/$DIR/hub.key
-hub_tls_ca_src: $here/$DIR/ca.pem
+slurmdbd_db_password: '$(secret)'
+hub_db_password: '$(secret)'
+hub_tls_cert_src: '$here/$DIR/hub.pem'
+hub_tls_key_src: '$here/$DIR/hub.key'
+hub_tls_ca_src: '$here/$DIR/ca.pem'
 SECRETS
 
 say "six bare hosts on $SUBNET.0/24"

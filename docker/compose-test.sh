@@ -20,21 +20,32 @@ PYTHON=${PYTHON:-.venv/bin/python}
 T0=$SECONDS
 
 say() { echo "== compose-test [$((SECONDS - T0)) s]: $*"; }
+STEP="starting"
+step() { STEP=$*; say "$*"; }
 
 # shellcheck source=docker/engine.sh
 . docker/engine.sh
 if docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose); else COMPOSE=(docker-compose); fi
 C=("${COMPOSE[@]}" -p "$PROJECT")
 
-say "building the images"
+mkdir -p build
+rm -f build/compose-test-check.log build/compose-test-pytest.log
+step "building the images"
 "${C[@]}" build -q
 say "built"
 
+# On a failure the last lines say what failed: CI keeps only the end of what a run prints. The services'
+# logs go to a file, and only the hub's end is printed before the failed step and the failed tests.
 cleanup() {
     status=$?
     if [ "$status" -ne 0 ]; then
         "${C[@]}" ps || true
-        "${C[@]}" logs --tail=40 || true
+        "${C[@]}" logs --no-color --tail=300 >build/compose-test-services.log 2>&1 || true
+        echo "-- the hub's last lines (every service's: build/compose-test-services.log)"
+        "${C[@]}" logs --no-color --tail=25 hub 2>&1 || true
+        echo "-- compose-test failed (exit $status) in: $STEP"
+        [ "$STEP" != "the stack's self-check, in the hub container" ] || tail -15 build/compose-test-check.log 2>/dev/null || true
+        sed -n '/short test summary info/,$p' build/compose-test-pytest.log 2>/dev/null || true
     fi
     if [ "$status" -ne 0 ] && [ "${COMPOSE_KEEP:-}" = 1 ]; then
         say "left up (COMPOSE_KEEP=1): ${C[*]} down -v --remove-orphans"
@@ -46,33 +57,39 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "starting the stack on port $PORT (https; http on $HTTP_PORT is redirected)"
+step "starting the stack on port $PORT (https; http on $HTTP_PORT is redirected)"
 export HUB_PORT=$PORT HUB_HTTP_PORT=$HTTP_PORT
 "${C[@]}" up -d
 services=$("${C[@]}" config --services)
 deadline=$((SECONDS + 600))
+step "waiting for every service to be healthy"
 until [ "$(for s in $services; do docker inspect -f '{{.State.Health.Status}}' "$("${C[@]}" ps -q "$s")" 2>/dev/null; done | grep -c '^healthy$')" = "$(echo "$services" | wc -w)" ]; do
-    if ((SECONDS > deadline)); then echo "the stack did not become healthy" >&2; exit 1; fi
+    if ((SECONDS > deadline)); then
+        for s in $services; do echo "$s: $(docker inspect -f '{{.State.Health.Status}}' "$("${C[@]}" ps -q "$s")" 2>&1)"; done
+        echo "the stack did not become healthy" >&2; exit 1
+    fi
     sleep 2
 done
 say "every service is healthy"
 "${C[@]}" ps
 
-mkdir -p build
 # The deployment's own self-check, on images built from nothing in this run: munge, the controller,
 # accounting, every node, the hub's view of other users' jobs, one real session through the proxy.
-say "the stack's self-check, in the hub container"
+step "the stack's self-check, in the hub container"
 "${C[@]}" exec -T hub /opt/jupyterhub/venv/bin/python -m jupyterhub_slurm_interactive.ops.stack_check \
-    --hub-url https://127.0.0.1:8000 --ca-file /etc/jupyterhub/tls/ca.pem --token-file /var/lib/jupyterhub/admin-api-token --user alice
+    --hub-url https://127.0.0.1:8000 --ca-file /etc/jupyterhub/tls/ca.pem --token-file /var/lib/jupyterhub/admin-api-token \
+    --user alice 2>&1 | tee build/compose-test-check.log
 
 "${C[@]}" exec -T hub cat /var/lib/jupyterhub/admin-api-token > build/compose-admin-token
 chmod 600 build/compose-admin-token
 # the tests trust the stack's demo CA, as a site's people trust its CA: nothing goes unverified
 "${C[@]}" exec -T hub cat /etc/jupyterhub/tls/ca.pem > build/compose-ca.pem
 
+step "the compose suite, the browser walk and the neighbour test"
 HUB_URL=https://127.0.0.1:$PORT HUB_CA_FILE=build/compose-ca.pem HUB_HTTP_URL=http://127.0.0.1:$HTTP_PORT \
 HUB_ADMIN_TOKEN_FILE=build/compose-admin-token \
 SLURM_VIA="${C[*]} exec -T" COMPOSE="${C[*]}" \
     "$PYTHON" -m pytest tests/compose "tests/browser/test_walk.py::test_log_in_start_come_back_and_stop" \
-    "tests/integration/test_neighbour.py::test_a_neighbour_on_the_node_gets_nothing_of_a_session" ${PYTEST_ARGS:-}
+    "tests/integration/test_neighbour.py::test_a_neighbour_on_the_node_gets_nothing_of_a_session" -rfE ${PYTEST_ARGS:-} \
+    2>&1 | tee build/compose-test-pytest.log
 say "done"

@@ -16,7 +16,7 @@ import asyncio
 import grp
 import pwd
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from jupyterhub_slurm_interactive.slurm import commands as slurm
 
@@ -50,6 +50,7 @@ class SharedQuery:
         self._error = ""
         self._inflight: asyncio.Future | None = None
         self._not_before = 0.0  # set by expire()
+        self._took = 0.0  # seconds the last good refresh took
 
     async def fetch(self):  # pragma: no cover - subclasses
         raise NotImplementedError
@@ -66,14 +67,36 @@ class SharedQuery:
             if self._inflight is not None and self._inflight_began < newer_than:
                 await self._wait(self._inflight)  # began too early for this caller: one more
                 continue
-            if self._inflight is None:
-                self._inflight_began = time.time()
-                self._inflight = asyncio.ensure_future(self._refresh(self._inflight_began))
-                self._inflight.add_done_callback(self._done)
-            await self._wait(self._inflight)
+            await self._wait(self._begin())
             if self._error:
                 break
+        else:
+            return self._current()
+        if max_age >= self.interval and not newer_than and not self._error and self._due_soon():
+            self._begin()  # ahead of time: the refresh is done before the view expires, so no page waits for it
         return self._current()
+
+    async def latest(self):
+        """The last result at once, however old; when it is older than the interval, a refresh begins behind
+        it for the next caller. Waits only while there has never been one."""
+        if self._result is None:
+            return await self.get()
+        if time.monotonic() - self._tried_at >= self.interval:
+            self._begin()
+        return self._result
+
+    def _begin(self) -> asyncio.Future:
+        """The refresh under way, begun now if none is."""
+        if self._inflight is None:
+            self._inflight_began = time.time()
+            self._inflight = asyncio.ensure_future(self._refresh(self._inflight_began))
+            self._inflight.add_done_callback(self._done)
+        return self._inflight
+
+    def _due_soon(self) -> bool:
+        """The view expires within twice what the last refresh took (at most half the interval)."""
+        lead = min(self.interval / 2, 2 * self._took)
+        return self._inflight is None and time.monotonic() - self._tried_at >= self.interval - lead
 
     def _fresh(self, max_age: float, newer_than: float) -> bool:
         recent = time.monotonic() - self._tried_at < max_age
@@ -127,10 +150,11 @@ class SharedQuery:
         return self._result
 
     async def _refresh(self, began: float):
-        self._tried_at = time.monotonic()
+        self._tried_at = started = time.monotonic()
         self.refreshes += 1
         try:
             self._result = await self.fetch()
+            self._took = time.monotonic() - started
         except slurm.SlurmError as e:
             self._error = e.message
             self._tried_at = time.monotonic()
@@ -199,34 +223,82 @@ class AccountsUnavailable(Exception):
     """The site runs without Slurm accounting (no associations to read)."""
 
 
-@dataclass
-class AccountCache:
-    """Each user's Slurm accounts (default first), from ``sacctmgr``, kept for ``ttl`` seconds."""
+class AccountTable(SharedQuery):
+    """Every user's Slurm accounts (default first), for the whole site in one round of ``sacctmgr``."""
 
-    runner: object
-    ttl: float = 60.0
-    queries: int = 0
-    _entries: dict = field(default_factory=dict, repr=False)
-    _refreshing: dict = field(default_factory=dict, repr=False)
+    def __init__(self, runner, interval: float):
+        super().__init__(interval)
+        self.runner = runner
+
+    async def fetch(self) -> Associations:
+        try:
+            assoc, users = await asyncio.gather(
+                self.runner.run(["sacctmgr", "--noheader", "--parsable2", "show", "associations",
+                                 "format=user,account"]),
+                self.runner.run(["sacctmgr", "--noheader", "--parsable2", "show", "user",
+                                 "format=user,defaultaccount"]),
+            )
+        except slurm.SlurmError as e:
+            if _no_accounting(e):
+                return Associations({}, unavailable=e.message)  # the site's answer, as good as a table
+            raise
+        return Associations(parse_account_table(assoc, users))
+
+
+@dataclass(frozen=True)
+class Associations:
+    by_user: dict[str, tuple[str, ...]]  # the user's accounts, default first
+    unavailable: str = ""  # the site runs without accounting: why sacctmgr said so
+
+
+def _no_accounting(e: slurm.SlurmError) -> bool:
+    return "accounting_storage" in e.message or "not running a supported" in e.message
+
+
+class AccountCache:
+    """Each user's Slurm accounts (default first), from the site's :class:`AccountTable`.
+
+    The table is read once, then again behind the pages once it is ``ttl`` old: nobody waits for slurmdbd
+    after the hub's first read, and a failed read keeps the last table. A user the table does not hold
+    (given an association since, or none at all) is asked about alone, at most once per ``ttl``. A refusal
+    by Slurm at submission forgets the user (:meth:`forget`), also in a table that was being read then.
+    """
+
+    def __init__(self, runner, ttl: float = 60.0):
+        self.runner = runner
+        self.table = AccountTable(runner, ttl)
+        self.queries = 0  # users asked about alone
+        self._alone: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self._forgotten: dict[str, float] = {}  # user -> time.time() of forget()
+
+    @property
+    def ttl(self) -> float:
+        return self.table.interval
+
+    @ttl.setter
+    def ttl(self, value: float):
+        self.table.interval = value
 
     async def accounts(self, user: str) -> list[str]:
-        """The user's accounts. An expired entry is still answered while it is refreshed in the
-        background (pages never wait for slurmdbd once a user was seen); a refusal by Slurm at
-        submission forgets the entry (forget)."""
-        hit = self._entries.get(user)
+        """The user's accounts; AccountsUnavailable without accounting, SlurmError if it cannot be known."""
+        try:
+            table = await self.table.latest()
+        except slurm.SlurmError:
+            table = Associations({})  # never read (accounting away since the hub started): ask about the user alone
+        if table.unavailable:
+            raise AccountsUnavailable(table.unavailable)
+        if user in table.by_user:
+            if self._forgotten.get(user, float("-inf")) < self.table.began_at:
+                self._forgotten.pop(user, None)
+                return list(table.by_user[user])
+        hit = self._alone.get(user)
         if hit and time.monotonic() - hit[0] < self.ttl:
             return list(hit[1])
-        if hit:
-            if user not in self._refreshing:
-                task = asyncio.ensure_future(self._fetch(user))
-                self._refreshing[user] = task
-                task.add_done_callback(lambda t, u=user: (self._refreshing.pop(u, None),
-                                                          t.cancelled() or t.exception()))
-            return list(hit[1])
-        return await self._fetch(user)
+        return await self._ask(user)
 
-    async def _fetch(self, user: str) -> list[str]:
+    async def _ask(self, user: str) -> list[str]:
         self.queries += 1
+        asked = time.time()
         try:
             assoc, default = await asyncio.gather(
                 self.runner.run(["sacctmgr", "--noheader", "--parsable2", "show", "associations",
@@ -235,25 +307,47 @@ class AccountCache:
                                  "format=defaultaccount"]),
             )
         except slurm.SlurmError as e:
-            if "accounting_storage" in e.message or "not running a supported" in e.message:
+            if _no_accounting(e):
                 raise AccountsUnavailable(e.message) from e
             raise
         accounts = parse_accounts(assoc, default)
-        self._entries[user] = (time.monotonic(), tuple(accounts))
+        if self._forgotten.get(user, float("-inf")) < asked:
+            self._alone[user] = (time.monotonic(), tuple(accounts))
         return accounts
 
     def forget(self, user: str):
-        self._entries.pop(user, None)
+        """Slurm refused this user's account: ask again, alone, until a table read since holds them."""
+        self._alone.pop(user, None)
+        self._forgotten[user] = time.time()
+
+
+def parse_account_table(assoc_output: str, users_output: str) -> dict[str, tuple[str, ...]]:
+    """``sacctmgr show assoc format=user,account`` and ``show user format=user,defaultaccount`` (both
+    ``--parsable2``) → each user's accounts, default first. Lines of an account itself (no user) are left out."""
+    accounts: dict[str, set[str]] = {}
+    for line in assoc_output.splitlines():
+        user, _, account = line.partition("|")
+        if user.strip() and account.strip():
+            accounts.setdefault(user.strip(), set()).add(account.strip())
+    defaults = {}
+    for line in users_output.splitlines():
+        user, _, default = line.partition("|")
+        defaults[user.strip()] = default.strip()
+    return {user: tuple(_default_first(sorted(found), defaults.get(user, ""))) for user, found in accounts.items()}
+
+
+def _default_first(accounts: list[str], default: str) -> list[str]:
+    if default in accounts:
+        accounts.remove(default)
+        accounts.insert(0, default)
+    return accounts
 
 
 def parse_accounts(assoc_output: str, default_output: str) -> list[str]:
     """``sacctmgr show assoc format=account`` and ``show user format=defaultaccount`` → accounts, default first."""
     accounts = sorted({a.strip() for a in assoc_output.splitlines() if a.strip()})
     default = default_output.strip().splitlines()[0].strip() if default_output.strip() else ""
-    if default in accounts:
-        accounts.remove(default)
-        accounts.insert(0, default)
-    return accounts
+    return _default_first(accounts, default)
 
 
 class GroupCache:

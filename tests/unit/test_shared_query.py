@@ -97,3 +97,29 @@ async def test_a_check_may_use_a_recent_view_that_the_pages_may_not():
     assert await q.get() == {"started"} and q.refreshes == 2  # a page never does
     await asyncio.sleep(0.02)
     assert await q.recent(0.01) == {"started"} and q.refreshes == 3  # too old for the check: as a page
+
+
+async def test_a_view_about_to_expire_is_refreshed_behind_the_pages():
+    q = Counting(interval=2.0, delay=0.3)  # a refresh takes 0.3 s: the next begins 0.6 s before expiry
+    q.jobs.add("1")
+    assert await q.get() == {"1"}
+    q.jobs.add("2")
+    await asyncio.sleep(1.6)
+    assert await q.get() == {"1"}  # answered from the view, still young enough...
+    await asyncio.sleep(0)
+    assert q.refreshes == 2  # ...while its successor is asked for
+    await asyncio.sleep(0.35)
+    assert await q.get() == {"1", "2"} and q.refreshes == 2  # ready before the old one expired
+
+
+async def test_latest_answers_at_once_however_old_and_refreshes_behind():
+    q = Counting(interval=0.05, delay=0.05)
+    q.jobs.add("1")
+    assert await q.latest() == {"1"}  # the first waits: there is nothing to answer with
+    q.jobs.add("2")
+    await asyncio.sleep(0.1)
+    assert await q.latest() == {"1"}
+    await asyncio.sleep(0)
+    assert q.refreshes == 2
+    await asyncio.sleep(0.1)
+    assert await q.latest() == {"1", "2"}

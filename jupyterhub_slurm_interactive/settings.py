@@ -111,8 +111,11 @@ class SessionSettings(Configurable):
                           "field.").tag(config=True)
     accounts = List(Unicode(), help="Accounts to offer where Slurm accounting is not used (use_accounting off, or no "
                     "slurmdbd). Empty: the form has no account field and jobs use Slurm's default.").tag(config=True)
-    accounts_cache_seconds = Float(60, help="How long a user's accounts, read from sacctmgr, are kept before asking "
-                                   "again.").tag(config=True)
+    accounts_cache_seconds = Float(60, help="Every user's accounts are read for the whole site in one round of "
+                                   "sacctmgr, then again, behind the pages, once the table is this many seconds old: "
+                                   "nobody waits for slurmdbd after the hub's first read. A user the table does not "
+                                   "hold (given an account since) is asked about alone, at most once per this time."
+                                   ).tag(config=True)
     reservation_lookahead_hours = Integer(24, help="Reservations starting within this many hours are offered along "
                                           "with the active ones.").tag(config=True)
     availability_interval = Float(5, help="Seconds between two looks at the cluster (nodes, reservations, "

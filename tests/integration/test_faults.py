@@ -260,16 +260,19 @@ def test_the_hub_killed_during_a_start_leaves_no_job_behind(hub, clean, moment):
 
 @pytest.mark.parametrize("away", ["slurmdbd", "mariadb"])
 def test_accounting_away_the_form_still_opens_and_says_what_it_cannot_know(hub, clean, away):
-    sh(STACKCTL, "restart", "hub", timeout=120)  # a hub that has seen nobody's accounts yet
-    assert hub.start("bob", {}).status_code in (201, 202)
+    # a newcomer: given a Slurm account after the hub last read the site's associations
+    newcomer_name = "crowd29" if away == "slurmdbd" else "crowd30"
+    sh("sacctmgr", "-i", "delete", "user", f"name={newcomer_name}", check=False)
+    sh(STACKCTL, "restart", "hub", timeout=120)  # a hub that has read no accounts yet
+    assert hub.start("bob", {}).status_code in (201, 202)  # the hub reads the site's associations...
     hub.wait_ready("bob")
-    assert "jsi-account" in Browser("alice").form().text  # alice's accounts are known to the hub
+    assert "jsi-account" in Browser("alice").form().text  # ...and knows alice's from them
+    sh("sacctmgr", "-i", "add", "user", newcomer_name, "account=proj-b", "defaultaccount=proj-b")
     sh(STACKCTL, "stop", away, timeout=60)
     try:
         page = Browser("alice").form().text
         assert 'name="account"' in page and "proj-a" in page
-        # someone the hub has not seen since it started: it cannot know their accounts, and says so
-        newcomer_name = "crowd29" if away == "slurmdbd" else "crowd30"
+        # the newcomer is asked about alone: accounting cannot say, and the form says so
         subprocess.run(["chpasswd"], input=f"{newcomer_name}:{newcomer_name}-test\n", text=True, check=True)
         newcomer = Browser(newcomer_name, f"{newcomer_name}-test")
         assert newcomer.logged_in
@@ -282,6 +285,8 @@ def test_accounting_away_the_form_still_opens_and_says_what_it_cannot_know(hub, 
     finally:
         sh(STACKCTL, "start", away, timeout=120)
         sh(STACKCTL, "start", "slurmdbd", timeout=120)
+        if newcomer_name not in sh("sacctmgr", "-nP", "show", "assoc", "account=proj-b", "format=user").stdout.split():
+            sh("sacctmgr", "-i", "add", "user", newcomer_name, "account=proj-b", "defaultaccount=proj-b")
     assert_invariant(hub)
 
 

@@ -145,13 +145,17 @@ class JobVisibility:
 
     async def get(self) -> Verdict:
         """The last verdict while it is fresh; else one check, shared by every caller of that moment. A
-        Slurm that does not answer gives no verdict against the hub (the caller meets that on its own)."""
+        verdict that the hub sees its jobs is still answered while its check runs behind it (no page waits
+        for it); one that it does not, or none (forget), waits. A Slurm that does not answer gives no
+        verdict against the hub (the caller meets that on its own)."""
         v = self._verdict
         if v is not None and time.time() - v.checked_at < (self.ttl if v.ok else self.retry):
             return v
         if self._inflight is None:
             self._inflight = asyncio.ensure_future(self._check())
             self._inflight.add_done_callback(lambda _: setattr(self, "_inflight", None))
+        if v is not None and v.ok:
+            return v
         return await asyncio.shield(self._inflight)
 
     async def _check(self) -> Verdict:

@@ -94,3 +94,13 @@ async def test_a_slurm_that_does_not_answer_gives_no_verdict_against_the_hub_but
     check = JobVisibility(runner, user="jupyterhub", retry=0)
     assert not (await check.get()).ok
     assert not (await check.get()).ok
+
+
+async def test_a_verdict_that_held_is_answered_while_its_next_check_runs_and_a_loss_is_seen_by_the_next_page():
+    runner = PlaybackRunner({"scontrol show config": [CONFIG], "scontrol show assoc_mgr": [RESOLVED, NOT_OPERATOR]})
+    check = JobVisibility(runner, user="jupyterhub", ttl=0, retry=300)
+    assert (await check.get()).ok
+    assert (await check.get()).ok  # expired: answered at once, checked again behind it...
+    await asyncio.sleep(0.01)
+    assert check.checks == 2
+    assert not (await check.get()).ok  # ...and the next page knows what that check found

@@ -17,11 +17,15 @@ Importing the package changes nothing in JupyterHub. ``enable(c)``:
 - adds the idle culler as a hub service with its role, from ``c.IdleSessions`` (a bad limit stops the hub);
 - refuses batchspawner's settings that do nothing here (:data:`settings.REFUSED`), and says which it honours;
 - has ``/hub/metrics`` read the live sessions at each scrape;
-- checks, as the hub starts, that it sees its sessions' jobs, and logs the fix if not.
+- checks, as the hub starts, that it sees its sessions' jobs, and logs the fix if not;
+- once the hub has started, puts what it made while starting out of the garbage collector's way
+  (:func:`freeze_when_started`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 
 from jupyterhub_slurm_interactive import patches
@@ -58,3 +62,31 @@ def enable(c) -> None:
     Shared.register_metrics()
     shared = Shared.default(timeout=c.InteractiveSlurmSpawner.get("slurm_timeout", 30))
     visibility.check_when_the_hub_starts(shared.visibility)
+    freeze_when_started()
+
+
+def freeze_when_started(app=None) -> bool:
+    """Once the hub has started, collect once and freeze what is left (``gc.freeze``): the modules, the
+    database's objects and every user's spawner made while starting live as long as the hub, and a full
+    collection then scans only what came after. Without it each full collection walks every one of them
+    and stops the hub's one thread for a tenth of a second or more, a few times a minute under load
+    (docs/operating.md). A frozen object is still freed when nothing refers to it any more; only a cycle
+    among them waits. Returns whether it was scheduled (not outside a starting hub, such as
+    ``jupyterhub upgrade-db``)."""
+    if app is None:
+        from jupyterhub.app import JupyterHub
+
+        app = JupyterHub.instance() if JupyterHub.initialized() else None
+    started = getattr(app, "_start_future", None)
+    if not isinstance(started, asyncio.Future) or started.done():
+        return False
+    log = logging.getLogger("JupyterHub")
+
+    def freeze(_):
+        gc.collect()
+        gc.freeze()
+        log.info("The hub's %d objects from its start are frozen: full collections skip them",
+                 gc.get_freeze_count())
+
+    started.add_done_callback(freeze)
+    return True

@@ -83,3 +83,23 @@ def test_enable_keeps_a_spawner_class_the_site_chose():
     enable(c)
     assert c.JupyterHub.spawner_class == "mysite.SiteSpawner"
     assert "services" not in c.JupyterHub
+
+
+async def test_what_the_hub_made_while_starting_is_frozen_once_it_has_started():
+    import asyncio
+    import gc
+    from types import SimpleNamespace
+
+    from jupyterhub_slurm_interactive.hub import freeze_when_started
+
+    assert not freeze_when_started(SimpleNamespace())  # not a starting hub (upgrade-db, generate-config)
+    app = SimpleNamespace(_start_future=asyncio.get_running_loop().create_future())
+    assert freeze_when_started(app)
+    try:
+        await asyncio.sleep(0)
+        assert gc.get_freeze_count() == 0  # not while it starts
+        app._start_future.set_result(None)
+        await asyncio.sleep(0)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -331,7 +331,9 @@ def login(user, password) -> requests.Session:
 
 def form_load(users: list[tuple[str, str]], duration: float, think: tuple[float, float], page: str = "spawn",
               sessions: list | None = None) -> dict:
-    """N logged-in people each loading ``/hub/{page}``, reading it (``think`` seconds), loading it again."""
+    """N logged-in people each loading ``/hub/{page}``, reading it (``think`` seconds), loading it again. Each
+    comes at a moment of their own within the first ``think``, as people do; :func:`all_at_once` measures the
+    other case, everyone in the same instant."""
     sessions = sessions or [login(u, p) for u, p in users]
     latencies, errors = [], []
     lock = threading.Lock()
@@ -339,12 +341,16 @@ def form_load(users: list[tuple[str, str]], duration: float, think: tuple[float,
 
     def person(s, seed):
         rnd = random.Random(seed)
+        time.sleep(rnd.uniform(0, think[1]))
         while time.monotonic() < stop_at:
             t0 = time.perf_counter()
-            r = s.get(f"{OURS}/hub/{page}", timeout=60)
+            try:
+                ok = s.get(f"{OURS}/hub/{page}", timeout=60).status_code == 200
+            except requests.ConnectionError:  # counted, and the person goes on
+                ok = False
             dt = (time.perf_counter() - t0) * 1000
             with lock:
-                (latencies if r.status_code == 200 else errors).append(dt)
+                (latencies if ok else errors).append(dt)
             time.sleep(rnd.uniform(*think))
 
     sh("sdiag", "-r")
@@ -365,6 +371,30 @@ def form_load(users: list[tuple[str, str]], duration: float, think: tuple[float,
         "p99": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 1),
         "slurm_calls_per_min": round(rpcs * 60 / elapsed, 1),
     }
+
+
+def all_at_once(sessions: list, page: str) -> dict:
+    """Every one of ``sessions`` loading ``/hub/{page}`` in the same instant, once: the median and the slowest
+    (how long the hub takes to clear a queue of them)."""
+    latencies = []
+    lock, ready = threading.Lock(), threading.Barrier(len(sessions))
+
+    def person(s):
+        ready.wait()
+        t0 = time.perf_counter()
+        try:
+            ok = s.get(f"{OURS}/hub/{page}", timeout=60).status_code == 200
+        except requests.ConnectionError:
+            ok = False
+        with lock:
+            latencies.append((time.perf_counter() - t0) * 1000 if ok else float("inf"))
+
+    threads = [threading.Thread(target=person, args=(s,)) for s in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"median": round(statistics.median(latencies), 1), "slowest": round(max(latencies), 1)}
 
 
 def median(xs):
@@ -548,8 +578,10 @@ def measure_form(args, n_users: int, results: dict):
         sessions = [login(u, p) for u, p in people[:c]]
         spawn = form_load(people[:c], args.form_seconds, tuple(args.think), "spawn", sessions)
         home = form_load(people[:c], args.form_seconds, tuple(args.think), "home", sessions)
+        spawn_burst, home_burst = all_at_once(sessions, "spawn"), all_at_once(sessions, "home")
         form[str(c)] = {**spawn, "home_p50": home["p50"], "home_p99": home["p99"],
-                        "home_slurm_calls_per_min": home["slurm_calls_per_min"]}
+                        "home_slurm_calls_per_min": home["slurm_calls_per_min"],
+                        "at_once": spawn_burst, "home_at_once": home_burst}
         log(f"  {c} users: {form[str(c)]}")
     top = form[str(max(args.form_users))]
     results["form_ms"] = {**top, "think_s": args.think, "by_users": form}
@@ -596,6 +628,12 @@ def table(results: dict) -> str:
                          f"{'':>20}   slurmctld calls/min {v['slurm_calls_per_min']}")
             lines.append(f"{'home GET, ' + c + ' users (ms p50/p99)':<40}{v['home_p50']:>5.0f}/{v['home_p99']:<5.0f}"
                          f"{'':>20}   form p99/home p99 {v['p99'] / v['home_p99']:.2f}")
+            if "at_once" in v:
+                f, h = v["at_once"], v["home_at_once"]
+                at_once = f"{'GET, ' + c + ' at once (ms median/slowest)':<34}"
+                lines.append(f"form {at_once}{f['median']:>6.0f}/{f['slowest']:<5.0f}")
+                lines.append(f"home {at_once}{h['median']:>6.0f}/{h['slowest']:<5.0f}"
+                             f"{'':>20}   form slowest/home slowest {f['slowest'] / h['slowest']:.2f}")
     return "\n".join(lines)
 
 

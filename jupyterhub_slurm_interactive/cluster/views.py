@@ -40,8 +40,9 @@ class SharedQuery:
     same time: callers get the last good result marked stale, or the error.
     """
 
-    def __init__(self, interval: float):
+    def __init__(self, interval: float, clock=time):
         self.interval = interval
+        self.clock = clock  # monotonic() and time(): the time module, or a test's
         self.refreshes = 0  # how many times Slurm was asked (for tests and benchmarks)
         self._result = None
         self._tried_at = float("-inf")
@@ -81,14 +82,14 @@ class SharedQuery:
         it for the next caller. Waits only while there has never been one."""
         if self._result is None:
             return await self.get()
-        if time.monotonic() - self._tried_at >= self.interval:
+        if self.clock.monotonic() - self._tried_at >= self.interval:
             self._begin()
         return self._result
 
     def _begin(self) -> asyncio.Future:
         """The refresh under way, begun now if none is."""
         if self._inflight is None:
-            self._inflight_began = time.time()
+            self._inflight_began = self.clock.time()
             self._inflight = asyncio.ensure_future(self._refresh(self._inflight_began))
             self._inflight.add_done_callback(self._done)
         return self._inflight
@@ -96,10 +97,18 @@ class SharedQuery:
     def _due_soon(self) -> bool:
         """The view expires within twice what the last refresh took (at most half the interval)."""
         lead = min(self.interval / 2, 2 * self._took)
-        return self._inflight is None and time.monotonic() - self._tried_at >= self.interval - lead
+        return self._inflight is None and self.clock.monotonic() - self._tried_at >= self.interval - lead
+
+    async def settled(self):
+        """Once the refresh under way, if any, is over (its failure is kept, as always, in ``error``)."""
+        if self._inflight is not None:
+            try:
+                await asyncio.shield(self._inflight)
+            except slurm.SlurmError:
+                pass
 
     def _fresh(self, max_age: float, newer_than: float) -> bool:
-        recent = time.monotonic() - self._tried_at < max_age
+        recent = self.clock.monotonic() - self._tried_at < max_age
         if self._error:
             return recent  # failed a moment ago: do not hammer a controller that is away
         if newer_than:
@@ -125,13 +134,13 @@ class SharedQuery:
     def expire(self):
         """What the hub did has changed the cluster (a session stopped): the next caller gets a view
         begun after now."""
-        self._not_before = time.time()
+        self._not_before = self.clock.time()
 
     async def recent(self, max_age: float):
         """The last good result if it began less than ``max_age`` seconds ago, even if a change since
         has expired it for the pages; otherwise as :meth:`get`. For checks that a newer view would not
         change, such as whether a request fits the partition's limits."""
-        if self._result is not None and not self._error and time.time() - self._began_at < max_age:
+        if self._result is not None and not self._error and self.clock.time() - self._began_at < max_age:
             return self._result
         return await self.get()
 
@@ -150,20 +159,20 @@ class SharedQuery:
         return self._result
 
     async def _refresh(self, began: float):
-        self._tried_at = started = time.monotonic()
+        self._tried_at = started = self.clock.monotonic()
         self.refreshes += 1
         try:
             self._result = await self.fetch()
-            self._took = time.monotonic() - started
+            self._took = self.clock.monotonic() - started
         except slurm.SlurmError as e:
             self._error = e.message
-            self._tried_at = time.monotonic()
+            self._tried_at = self.clock.monotonic()
             if self._result is not None:
                 self._mark_stale(e.message)
             raise
         self._error = ""
         self._began_at = began
-        self._tried_at = time.monotonic()
+        self._tried_at = self.clock.monotonic()
 
     def _mark_stale(self, message: str):
         pass
@@ -226,8 +235,8 @@ class AccountsUnavailable(Exception):
 class AccountTable(SharedQuery):
     """Every user's Slurm accounts (default first), for the whole site in one round of ``sacctmgr``."""
 
-    def __init__(self, runner, interval: float):
-        super().__init__(interval)
+    def __init__(self, runner, interval: float, clock=time):
+        super().__init__(interval, clock)
         self.runner = runner
 
     async def fetch(self) -> Associations:
@@ -264,9 +273,10 @@ class AccountCache:
     by Slurm at submission forgets the user (:meth:`forget`), also in a table that was being read then.
     """
 
-    def __init__(self, runner, ttl: float = 60.0):
+    def __init__(self, runner, ttl: float = 60.0, clock=time):
         self.runner = runner
-        self.table = AccountTable(runner, ttl)
+        self.clock = clock
+        self.table = AccountTable(runner, ttl, clock)
         self.queries = 0  # users asked about alone
         self._alone: dict[str, tuple[float, tuple[str, ...]]] = {}
         self._forgotten: dict[str, float] = {}  # user -> time.time() of forget()
@@ -292,13 +302,13 @@ class AccountCache:
                 self._forgotten.pop(user, None)
                 return list(table.by_user[user])
         hit = self._alone.get(user)
-        if hit and time.monotonic() - hit[0] < self.ttl:
+        if hit and self.clock.monotonic() - hit[0] < self.ttl:
             return list(hit[1])
         return await self._ask(user)
 
     async def _ask(self, user: str) -> list[str]:
         self.queries += 1
-        asked = time.time()
+        asked = self.clock.time()
         try:
             assoc, default = await asyncio.gather(
                 self.runner.run(["sacctmgr", "--noheader", "--parsable2", "show", "associations",
@@ -312,13 +322,13 @@ class AccountCache:
             raise
         accounts = parse_accounts(assoc, default)
         if self._forgotten.get(user, float("-inf")) < asked:
-            self._alone[user] = (time.monotonic(), tuple(accounts))
+            self._alone[user] = (self.clock.monotonic(), tuple(accounts))
         return accounts
 
     def forget(self, user: str):
         """Slurm refused this user's account: ask again, alone, until a table read since holds them."""
         self._alone.pop(user, None)
-        self._forgotten[user] = time.time()
+        self._forgotten[user] = self.clock.time()
 
 
 def parse_account_table(assoc_output: str, users_output: str) -> dict[str, tuple[str, ...]]:

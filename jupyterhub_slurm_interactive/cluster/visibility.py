@@ -158,6 +158,11 @@ class JobVisibility:
             return v
         return await asyncio.shield(self._inflight)
 
+    async def settled(self) -> None:
+        """Once the check under way, if any, is over."""
+        if self._inflight is not None:
+            await asyncio.shield(self._inflight)
+
     async def _check(self) -> Verdict:
         self.checks += 1
         refused = ""

@@ -65,3 +65,19 @@ CLUSTER = {
     "scontrol show reservation": [fixture("scontrol_show_reservation.txt")],
     "scontrol show partition": [fixture("scontrol_show_partition.txt")],
 }
+
+
+class ManualClock:
+    """``time`` for code that takes a clock: ``monotonic()`` and ``time()`` move only when told (``advance``)."""
+
+    def __init__(self, now: float = 1_000_000.0):
+        self.now = now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -7,7 +7,7 @@ import pytest
 from jupyterhub_slurm_interactive.cluster.views import AccountCache, AccountsUnavailable, parse_account_table
 from jupyterhub_slurm_interactive.slurm.runner import SlurmError
 
-from .playback import PlaybackRunner, fixture
+from .playback import ManualClock, PlaybackRunner, fixture
 
 TABLE = "sacctmgr show associations format=user,account"
 DEFAULTS = "sacctmgr show user format=user,defaultaccount"
@@ -59,34 +59,33 @@ async def test_a_user_the_table_does_not_hold_is_asked_about_alone_once_per_ttl(
 
 async def test_an_old_table_answers_at_once_and_is_read_again_behind_the_page():
     gate = asyncio.Event()
-    later = "alice|proj-a\nalice|proj-c\n"
     runner = recorded_site()
-    cache = AccountCache(runner, ttl=0.05)
+    cache = AccountCache(runner, ttl=60, clock=ManualClock())
     assert await cache.accounts("alice") == ["proj-a", "proj-b"]
-    runner.answers[TABLE] = [later]
-    blocked = runner.run
+    runner.answers[TABLE] = ["alice|proj-a\nalice|proj-c\n"]
+    plain = runner.run
 
     async def slow(argv, **kw):  # slurmdbd slow to answer the second read
         if runner.key(argv) == TABLE:
             await gate.wait()
-        return await blocked(argv, **kw)
+        return await plain(argv, **kw)
 
     runner.run = slow
-    await asyncio.sleep(0.1)
+    cache.clock.advance(61)
     assert await cache.accounts("alice") == ["proj-a", "proj-b"]  # did not wait for the read under way
     gate.set()
-    await asyncio.sleep(0.01)
+    await cache.table.settled()
     assert await cache.accounts("alice") == ["proj-a", "proj-c"]
 
 
 async def test_a_failed_read_keeps_the_last_table():
     runner = recorded_site()
-    cache = AccountCache(runner, ttl=0.01)
+    cache = AccountCache(runner, ttl=60, clock=ManualClock())
     assert await cache.accounts("bob") == ["proj-b"]
     runner.answers[TABLE] = [DBD_DOWN]
-    await asyncio.sleep(0.02)
+    cache.clock.advance(61)
     await cache.accounts("bob")  # begins the read that fails
-    await asyncio.sleep(0.01)
+    await cache.table.settled()
     assert await cache.accounts("bob") == ["proj-b"] and cache.table.error
 
 
@@ -107,7 +106,7 @@ async def test_a_site_without_accounting():
 async def test_a_refused_account_is_not_brought_back_by_a_table_read_that_began_before():
     gate = asyncio.Event()
     runner = recorded_site(**{ALONE: [""], ALONE_DEFAULT: [""]})  # alice's association was removed
-    cache = AccountCache(runner, ttl=0.01)
+    cache = AccountCache(runner, ttl=60, clock=ManualClock())
     assert await cache.accounts("alice") == ["proj-a", "proj-b"]
     plain = runner.run
 
@@ -118,10 +117,11 @@ async def test_a_refused_account_is_not_brought_back_by_a_table_read_that_began_
         return out
 
     runner.run = slow
-    await asyncio.sleep(0.02)
+    cache.clock.advance(61)
     await cache.accounts("bob")  # a read begins, with alice still in the association table
+    cache.clock.advance(1)
     cache.forget("alice")  # sbatch refused her account meanwhile
     gate.set()
-    await asyncio.sleep(0.01)
+    await cache.table.settled()
     assert await cache.accounts("alice") == []  # asked about alone: she has none now
     assert cache.queries == 1

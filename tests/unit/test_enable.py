@@ -96,10 +96,17 @@ async def test_what_the_hub_made_while_starting_is_frozen_once_it_has_started():
     app = SimpleNamespace(_start_future=asyncio.get_running_loop().create_future())
     assert freeze_when_started(app)
     try:
-        await asyncio.sleep(0)
         assert gc.get_freeze_count() == 0  # not while it starts
         app._start_future.set_result(None)
-        await asyncio.sleep(0)
-        assert gc.get_freeze_count() > 0
+        await asyncio.wait_for(app._start_future, 5)  # its callbacks run on the loop's next turn
+        await asyncio.wait_for(frozen(), 5)
     finally:
         gc.unfreeze()
+
+
+async def frozen():
+    import asyncio
+    import gc
+
+    while not gc.get_freeze_count():
+        await asyncio.sleep(0)

@@ -7,6 +7,8 @@ import pytest
 from jupyterhub_slurm_interactive.cluster.views import SharedQuery
 from jupyterhub_slurm_interactive.slurm import commands as slurm
 
+from .playback import ManualClock
+
 
 class Counting(SharedQuery):
     def __init__(self, interval=10.0, delay=0.05, fail=False):
@@ -99,27 +101,51 @@ async def test_a_check_may_use_a_recent_view_that_the_pages_may_not():
     assert await q.recent(0.01) == {"started"} and q.refreshes == 3  # too old for the check: as a page
 
 
+class Timed(SharedQuery):
+    """A query on a manual clock: each read takes ``took`` seconds of it, and waits for ``gate`` if set."""
+
+    def __init__(self, interval, took):
+        super().__init__(interval, clock=ManualClock())
+        self.took, self.jobs, self.gate = took, set(), None
+
+    async def fetch(self):
+        seen = set(self.jobs)
+        if self.gate is not None:
+            await self.gate.wait()
+        self.clock.advance(self.took)
+        return seen
+
+
 async def test_a_view_about_to_expire_is_refreshed_behind_the_pages():
-    q = Counting(interval=2.0, delay=0.3)  # a refresh takes 0.3 s: the next begins 0.6 s before expiry
+    q = Timed(interval=2.0, took=0.3)  # a read takes 0.3 s: the next begins 0.6 s before expiry
     q.jobs.add("1")
     assert await q.get() == {"1"}
     q.jobs.add("2")
-    await asyncio.sleep(1.6)
+    q.clock.advance(1.3)
+    assert await q.get() == {"1"} and q.refreshes == 1  # not yet due
+    q.clock.advance(0.2)
+    q.gate = asyncio.Event()  # the read behind the page takes its time
     assert await q.get() == {"1"}  # answered from the view, still young enough...
-    await asyncio.sleep(0)
-    assert q.refreshes == 2  # ...while its successor is asked for
-    await asyncio.sleep(0.35)
+    await asyncio.wait_for(until(lambda: q.refreshes == 2), 5)  # ...while its successor is asked for
+    q.gate.set()
+    await q.settled()
     assert await q.get() == {"1", "2"} and q.refreshes == 2  # ready before the old one expired
 
 
 async def test_latest_answers_at_once_however_old_and_refreshes_behind():
-    q = Counting(interval=0.05, delay=0.05)
+    q = Timed(interval=5, took=0.1)
     q.jobs.add("1")
     assert await q.latest() == {"1"}  # the first waits: there is nothing to answer with
     q.jobs.add("2")
-    await asyncio.sleep(0.1)
-    assert await q.latest() == {"1"}
-    await asyncio.sleep(0)
-    assert q.refreshes == 2
-    await asyncio.sleep(0.1)
+    q.clock.advance(60)
+    q.gate = asyncio.Event()
+    assert await q.latest() == {"1"}  # a minute old, answered at once
+    await asyncio.wait_for(until(lambda: q.refreshes == 2), 5)
+    q.gate.set()
+    await q.settled()
     assert await q.latest() == {"1", "2"}
+
+
+async def until(predicate):
+    while not predicate():
+        await asyncio.sleep(0)

@@ -101,6 +101,6 @@ async def test_a_verdict_that_held_is_answered_while_its_next_check_runs_and_a_l
     check = JobVisibility(runner, user="jupyterhub", ttl=0, retry=300)
     assert (await check.get()).ok
     assert (await check.get()).ok  # expired: answered at once, checked again behind it...
-    await asyncio.sleep(0.01)
+    await check.settled()
     assert check.checks == 2
     assert not (await check.get()).ok  # ...and the next page knows what that check found

@@ -343,14 +343,9 @@ def form_load(users: list[tuple[str, str]], duration: float, think: tuple[float,
         rnd = random.Random(seed)
         time.sleep(rnd.uniform(0, think[1]))
         while time.monotonic() < stop_at:
-            t0 = time.perf_counter()
-            try:
-                ok = s.get(f"{OURS}/hub/{page}", timeout=60).status_code == 200
-            except requests.ConnectionError:  # counted, and the person goes on
-                ok = False
-            dt = (time.perf_counter() - t0) * 1000
+            dt = load_once(s, page)
             with lock:
-                (latencies if ok else errors).append(dt)
+                (latencies if dt is not None else errors).append(dt)
             time.sleep(rnd.uniform(*think))
 
     sh("sdiag", "-r")
@@ -373,6 +368,16 @@ def form_load(users: list[tuple[str, str]], duration: float, think: tuple[float,
     }
 
 
+def load_once(s: requests.Session, page: str) -> float | None:
+    """Milliseconds to load ``/hub/{page}``; None if it failed (a status other than 200, or the connection reset)."""
+    t0 = time.perf_counter()
+    try:
+        ok = s.get(f"{OURS}/hub/{page}", timeout=60).status_code == 200
+    except requests.ConnectionError:
+        ok = False
+    return (time.perf_counter() - t0) * 1000 if ok else None
+
+
 def all_at_once(sessions: list, page: str) -> dict:
     """Every one of ``sessions`` loading ``/hub/{page}`` in the same instant, once: the median and the slowest
     (how long the hub takes to clear a queue of them)."""
@@ -381,13 +386,9 @@ def all_at_once(sessions: list, page: str) -> dict:
 
     def person(s):
         ready.wait()
-        t0 = time.perf_counter()
-        try:
-            ok = s.get(f"{OURS}/hub/{page}", timeout=60).status_code == 200
-        except requests.ConnectionError:
-            ok = False
+        dt = load_once(s, page)
         with lock:
-            latencies.append((time.perf_counter() - t0) * 1000 if ok else float("inf"))
+            latencies.append(float("inf") if dt is None else dt)
 
     threads = [threading.Thread(target=person, args=(s,)) for s in sessions]
     for t in threads:

@@ -26,6 +26,17 @@ def fill_and_start(page, gpus: str):
     page.click("#spawn_form button[type=submit]")
 
 
+def wait_queued(page):
+    """Until the progress page says the session waits in the queue, whatever Slurm's reason: a job's reason is
+    None until the scheduler has looked at it, and Priority behind another job; if it never does, say what it
+    showed instead."""
+    try:
+        page.wait_for_function("() => document.title.startsWith('⏳ Queued')", timeout=60_000)
+    except Exception as error:
+        shown = page.evaluate("() => (document.querySelector('#progress-message') || {}).textContent || ''")
+        raise AssertionError(f"not shown as queued: {page.url} says {page.title()!r}, {shown!r}") from error
+
+
 def test_a_queued_session_is_cancelled_from_its_progress_page(new_page, hub, clean):
     block_gpus()
     page = new_page()
@@ -68,7 +79,7 @@ def test_a_queued_session_notifies_when_it_is_ready(browser, hub, clean):
         page.wait_for_url(re.compile(r".*/hub/spawn.*"))
         page.goto(f"{HUB}/hub/spawn/alice/later")
         fill_and_start(page, "1")
-        page.wait_for_function("() => /Resources/.test(document.querySelector('#progress-message').textContent)")
+        wait_queued(page)
         sh("scancel", *blockers)
         # Playwright calls jsiNotified only while it runs: wait in the page, not in time.sleep
         wait_for(lambda: page.wait_for_timeout(500) or notified, 90, 0, what="the notification that it is ready")

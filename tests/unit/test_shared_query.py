@@ -132,6 +132,22 @@ async def test_a_view_about_to_expire_is_refreshed_behind_the_pages():
     assert await q.get() == {"1", "2"} and q.refreshes == 2  # ready before the old one expired
 
 
+async def test_a_quick_read_is_still_begun_early_enough_for_a_page_to_begin_it():
+    q = Timed(interval=5.0, took=0.01)  # twice 10 ms is no window: a fifth of the interval, 1 s, is
+    assert await q.get() == set()
+    q.clock.advance(3.9)
+    assert await q.get() == set() and q.refreshes == 1  # not yet due
+    q.clock.advance(0.2)  # 0.9 s before expiry
+    q.gate = asyncio.Event()
+    q.jobs.add("1")
+    assert await q.get() == set()  # answered at once...
+    await asyncio.wait_for(until(lambda: q.refreshes == 2), 5)  # ...with its successor asked for behind it
+    q.gate.set()
+    await q.settled()
+    q.clock.advance(0.9)  # the old view's expiry has passed
+    assert await q.get() == {"1"} and q.refreshes == 2  # and no page waited for it
+
+
 async def test_latest_answers_at_once_however_old_and_refreshes_behind():
     q = Timed(interval=5, took=0.1)
     q.jobs.add("1")

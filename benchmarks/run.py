@@ -329,13 +329,16 @@ def login(user, password) -> requests.Session:
     return s
 
 
-def form_load(users: list[tuple[str, str]], duration: float, think: tuple[float, float], page: str = "spawn",
-              sessions: list | None = None) -> dict:
-    """N logged-in people each loading ``/hub/{page}``, reading it (``think`` seconds), loading it again. Each
-    comes at a moment of their own within the first ``think``, as people do; :func:`all_at_once` measures the
-    other case, everyone in the same instant."""
+def form_load(users: list[tuple[str, str]], duration: float, think: tuple[float, float],
+              pages: tuple[str, ...] = ("spawn",), sessions: list | None = None) -> dict:
+    """N logged-in people each loading one of ``/hub/{page}`` for ``pages``, at random, reading it (``think``
+    seconds), loading one again. Each comes at a moment of their own within the first ``think``, as people do;
+    :func:`all_at_once` measures the other case, everyone in the same instant. With two pages, both are
+    measured in the same window under the same load, so that their ratio is not the difference between two
+    moments of a shared machine. By page: p50, p99 and the count; and slurmctld's RPCs per minute."""
     sessions = sessions or [login(u, p) for u, p in users]
-    latencies, errors = [], []
+    latencies: dict[str, list] = {page: [] for page in pages}
+    errors = []
     lock = threading.Lock()
     stop_at = time.monotonic() + duration
 
@@ -343,9 +346,10 @@ def form_load(users: list[tuple[str, str]], duration: float, think: tuple[float,
         rnd = random.Random(seed)
         time.sleep(rnd.uniform(0, think[1]))
         while time.monotonic() < stop_at:
+            page = rnd.choice(pages)
             dt = load_once(s, page)
             with lock:
-                (latencies if dt is not None else errors).append(dt)
+                (latencies[page] if dt is not None else errors).append(dt)
             time.sleep(rnd.uniform(*think))
 
     sh("sdiag", "-r")
@@ -357,15 +361,13 @@ def form_load(users: list[tuple[str, str]], duration: float, think: tuple[float,
         t.join()
     elapsed = time.monotonic() - t0
     rpcs = hub_rpcs()
-    latencies.sort()
-    return {
-        "concurrency": len(users),
-        "requests": len(latencies),
-        "errors": len(errors),
-        "p50": round(statistics.median(latencies), 1),
-        "p99": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 1),
-        "slurm_calls_per_min": round(rpcs * 60 / elapsed, 1),
-    }
+    by_page = {}
+    for page, xs in latencies.items():
+        xs.sort()
+        by_page[page] = {"requests": len(xs), "p50": round(statistics.median(xs), 1),
+                         "p99": round(xs[max(0, int(len(xs) * 0.99) - 1)], 1)}
+    return {"concurrency": len(users), "errors": len(errors), "pages": by_page,
+            "slurm_calls_per_min": round(rpcs * 60 / elapsed, 1)}
 
 
 def load_once(s: requests.Session, page: str) -> float | None:
@@ -429,7 +431,8 @@ def main():
     ap.add_argument("--window", type=float, default=60, help="seconds of Slurm load measured per point")
     ap.add_argument("--poll-interval", type=int, default=10, help="Spawner.poll_interval of both hubs")
     ap.add_argument("--form-users", type=int, nargs="+", default=[10, 50], help="concurrent users on the form")
-    ap.add_argument("--form-seconds", type=float, default=30)
+    ap.add_argument("--form-seconds", type=float, default=60,
+                    help="seconds of people on the pages, the form and the home page at random")
     ap.add_argument("--think", type=float, nargs=2, default=[0.5, 1.5], help="seconds between a user's loads")
     ap.add_argument("--only", choices=["spawn", "load", "form"], nargs="+", default=["spawn", "load", "form"],
                     help="the parts to measure (default: all)")
@@ -577,11 +580,13 @@ def measure_form(args, n_users: int, results: dict):
     form = {}
     for c in args.form_users:
         sessions = [login(u, p) for u, p in people[:c]]
-        spawn = form_load(people[:c], args.form_seconds, tuple(args.think), "spawn", sessions)
-        home = form_load(people[:c], args.form_seconds, tuple(args.think), "home", sessions)
+        both = form_load(people[:c], args.form_seconds, tuple(args.think), ("spawn", "home"), sessions)
+        spawn, home = both["pages"]["spawn"], both["pages"]["home"]
         spawn_burst, home_burst = all_at_once(sessions, "spawn"), all_at_once(sessions, "home")
-        form[str(c)] = {**spawn, "home_p50": home["p50"], "home_p99": home["p99"],
-                        "home_slurm_calls_per_min": home["slurm_calls_per_min"],
+        form[str(c)] = {"concurrency": c, "errors": both["errors"], "requests": spawn["requests"],
+                        "p50": spawn["p50"], "p99": spawn["p99"], "home_requests": home["requests"],
+                        "home_p50": home["p50"], "home_p99": home["p99"],
+                        "slurm_calls_per_min": both["slurm_calls_per_min"],
                         "at_once": spawn_burst, "home_at_once": home_burst}
         log(f"  {c} users: {form[str(c)]}")
     top = form[str(max(args.form_users))]

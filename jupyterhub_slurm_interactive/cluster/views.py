@@ -96,8 +96,9 @@ class SharedQuery:
 
     #: The part of the interval before expiry in which a caller begins the next refresh behind it, however
     #: quick the last one was. Only a caller can begin it, so the window must be long enough for one to come:
-    #: with a lead of twice a 20 ms read, a hub serving 20 pages a second let most views expire unrefreshed,
-    #: and the pages of that moment waited for Slurm. The price is at most a quarter more refreshes.
+    #: with a lead of twice a 20 ms read, the window was shorter than the gap between two pages at 20 a
+    #: second, so a view could expire unrefreshed and the page of that moment wait for Slurm. The price is at
+    #: most a quarter more refreshes.
     LEAD = 0.2
 
     def _due_soon(self) -> bool:

@@ -18,6 +18,7 @@ environment only.
 
 from __future__ import annotations
 
+import asyncio
 import pwd
 
 from batchspawner import SlurmSpawner
@@ -31,7 +32,7 @@ from jupyterhub_slurm_interactive.cluster import reconcile
 from jupyterhub_slurm_interactive.cluster.views import ClusterCache, JobPoller
 from jupyterhub_slurm_interactive.cluster.visibility import JobVisibility
 from jupyterhub_slurm_interactive.session import batch_script, certs, notice, reconcile_jobs, tokens
-from jupyterhub_slurm_interactive.session.life import Cancelled, Session, SessionError, Timing
+from jupyterhub_slurm_interactive.session.life import Cancelled, NotStarting, Session, SessionError, Timing
 from jupyterhub_slurm_interactive.settings import SessionSettings, batchspawner_settings, carried_over
 from jupyterhub_slurm_interactive.shared import Shared
 from jupyterhub_slurm_interactive.web.card_side import CardSide
@@ -240,15 +241,21 @@ class InteractiveSlurmSpawner(FormSide, CardSide, TimeSide, SessionSettings, Slu
         if not session.port and self.server and self.server.port:
             session.port = self.server.port
         session.timing, session.ssl_options = self._timing(), certs.hub_client_context(self)
+        stand_in = self._stand_in_for_the_resumed_start()
         try:
             where = await session.resume(self.server.base_url if self.server else "/", self.http_timeout,
                                          self.request)
         except Exception as e:  # noqa: BLE001 - never stop the hub from starting
-            log = self.log.info if isinstance(e, Cancelled) else self.log.error
-            log("%s: could not follow job %s after the restart: %s", self._log_name, self.job_id, e)
-            # the hub checks the URL next: do not let it wait minutes for a server that is gone
-            self._saved_http_timeout, self.http_timeout = self.http_timeout, 1
+            if isinstance(e, Cancelled):
+                self.log.info("%s: %s", self._log_name, e)
+            else:
+                self.log.error("%s: could not follow job %s after the restart: %s", self._log_name, self.job_id, e)
+            # the hub checks the URL next: one look, so that it stops the server it cannot reach at once
+            self._saved_http_timeout, self.http_timeout = self.http_timeout, 0
             return url
+        finally:
+            if stand_in is not None and not stand_in.done():
+                stand_in.set_result(None)
         if where is None:
             return url
         self.server.ip, self.server.port = where
@@ -256,6 +263,38 @@ class InteractiveSlurmSpawner(FormSide, CardSide, TimeSide, SessionSettings, Slu
             self.server.proto = "https"
         self._save_state()
         return self.server.url
+
+    def _stand_in_for_the_resumed_start(self) -> asyncio.Future | None:
+        """A future standing for a start the hub's check follows after a restart, as ``_spawn_future``.
+
+        The hub's stop (the Control Panel's Stop, ``DELETE .../server``) interrupts a pending start by
+        cancelling ``_spawn_future``, then stops the server once nothing is pending. A start resumed inside
+        the hub's check has no such future, so that stop failed ("pending check") for as long as the job
+        queued. Cancelling this one cancels the job; the check then stops the server, and the future left
+        in its place is the one a start cancelled by the user leaves (a 409 saying so), which keeps the
+        spawner for the hub's stop that follows."""
+        if self._spawn_future is not None:
+            return None
+        stand_in = asyncio.get_running_loop().create_future()
+
+        def settled(future: asyncio.Future):
+            if self._spawn_future is not future:
+                return
+            self._spawn_future = None
+            if not future.cancelled():
+                return  # the start ended by itself: the check goes on as for any restart
+            try:
+                job = self.session.begin_cancel()
+            except NotStarting:
+                return  # it had just started, or ended
+            cancelled = asyncio.get_running_loop().create_future()
+            cancelled.set_exception(web.HTTPError(Cancelled.status, self.session.last_end.get("message", "")))
+            self._spawn_future = cancelled
+            asyncio.ensure_future(self.session.finish_cancel(job))
+
+        stand_in.add_done_callback(settled)
+        self._spawn_future = stand_in
+        return stand_in
 
     async def stop(self, now=False):
         """Cancel the job; wait (briefly) until its GPUs are free."""

@@ -206,6 +206,21 @@ class Session(Starting):
         """The user cancels a session that is queued or starting: ``scancel`` at once, and the start
         ends (raising :class:`Cancelled`) at its next look, not at its next poll. Returns the job ID
         ("" if ``sbatch`` had not answered yet: the start cancels the job as soon as it has it)."""
+        job = self.begin_cancel()
+        await self.finish_cancel(job)
+        return job
+
+    async def finish_cancel(self, job: str):
+        """``scancel`` of a start's job after :meth:`begin_cancel` (none if ``sbatch`` had not answered)."""
+        if job:
+            try:
+                await self.slurm.cancel(job)
+            except SlurmError as e:  # the job may have just ended; the start notices either way
+                self.log.warning("scancel of %s's job %s: %s", self.user, job, e.message)
+
+    def begin_cancel(self) -> str:
+        """What a cancel does before it waits for ``scancel``: the start is told to end at its next look, and
+        why it ended is written (``last_end``). The job ID; NotStarting if the session is not starting."""
         if self.phase not in (Phase.SUBMITTING, Phase.QUEUED, Phase.LAUNCHING):
             raise NotStarting("This session is not queued or starting")
         job, queued = self.job_id, not self.node
@@ -215,11 +230,6 @@ class Session(Starting):
         self.end("CANCELLED", self.stop_note.cancelled_message(job, where))
         self.last_end.update(self.stop_note.kept())
         self.stop_note.forget()
-        if job:
-            try:
-                await self.slurm.cancel(job)
-            except SlurmError as e:  # the job may have just ended; the start notices either way
-                self.log.warning("scancel of %s's job %s: %s", self.user, job, e.message)
         return job
 
     async def cancel(self):

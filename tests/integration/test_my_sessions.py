@@ -160,6 +160,27 @@ def test_a_session_queued_when_the_hub_restarted_is_cancelled_at_once(hub, clean
     assert "You cancelled your session" in {c["name"]: c for c in hub.sessions("bob")}[""]["last_end"]
 
 
+def test_a_session_queued_when_the_hub_restarted_stops_from_the_control_panel_and_starts_again(hub, clean):
+    """The Control Panel's Stop is the hub's own DELETE, with the user's token. After a restart the hub follows a
+    queued start inside its check of the session; that Stop interrupts it as it interrupts any pending start,
+    instead of failing ('pending check') until the job runs."""
+    block_gpus()
+    start(hub, "bob", "", gpus=1)
+    progress_messages(hub, "bob", lambda m: "Resources" in m)
+    job = job_of(hub, "bob")
+    sh(STACKCTL, "restart", "hub", timeout=120)
+    assert queue_states(job) == ["PENDING"]
+    r = requests.delete(f"{HUB}/hub/api/users/bob/server", timeout=60,
+                        headers={"Authorization": f"token {hub.user_token('bob')}"})
+    assert r.status_code in (202, 204), r.text
+    wait_for(lambda: hub.server("bob") is None, 30, 0.25, what="the stopped session to be gone")
+    assert not queue_states(job)
+    assert "You cancelled your session" in {c["name"]: c for c in hub.sessions("bob")}[""]["last_end"]
+    start(hub, "bob", "", gpus=0)
+    hub.wait_ready("bob")
+    assert job_of(hub, "bob") != job
+
+
 def test_a_session_queued_through_many_looks_starts_when_the_gpus_free_up(hub, clean):
     blockers = block_gpus()
     start(hub, "alice", "", gpus=2)

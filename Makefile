@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Options for the play of make up (for example -e slurm_cgroups=false in a container).
 ANSIBLE_ARGS ?=
 
-.PHONY: help up down test test-deps unit check lint bootstrap status browser-deps bench compose-test fresh-test site-test docker-engine release-locks check-stack
+.PHONY: help up down test test-suite test-deps unit check lint bootstrap status browser-deps bench compose-test fresh-test site-test docker-engine release-locks check-stack
 
 help:
 	@echo "make up      deploy the local stack (Slurm, accounting, the hub, a release) and start the hub"
@@ -82,7 +82,15 @@ check: lint unit
 
 # The play is idempotent and quick when nothing changed, so the suite always
 # runs against the code in this checkout.
+# The stack is one per machine: a second run at once would restart the hub and cancel the jobs of the first.
+# The runs take their turns on a lock (-o: the daemons the run starts do not hold it).
+TEST_LOCK := /run/lock/jupyterhub-slurm-interactive-test.lock
 test: test-deps
+	@mkdir -p $(dir $(TEST_LOCK))
+	@flock -n $(TEST_LOCK) true || echo "== another make test is using this machine's stack; waiting until it ends"
+	@flock -o $(TEST_LOCK) $(MAKE) --no-print-directory test-suite
+
+test-suite:
 	@$(MAKE) --no-print-directory up
 	@$(MAKE) --no-print-directory lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

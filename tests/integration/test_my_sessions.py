@@ -145,13 +145,19 @@ def test_what_cannot_be_cancelled_is_refused_and_nothing_changes(hub, clean):
     assert queue_states(job) == ["RUNNING"] and hub.server("alice")["ready"]
 
 
-def test_a_session_queued_when_the_hub_restarted_is_cancelled_at_once(hub, clean):
+def queued_across_a_restart(hub, user: str) -> str:
+    """``user``'s session queued for GPUs, then the hub restarted: the job, still pending."""
     block_gpus()
-    start(hub, "bob", "", gpus=1)
-    progress_messages(hub, "bob", lambda m: "Resources" in m)
-    job = job_of(hub, "bob")
+    start(hub, user, "", gpus=1)
+    progress_messages(hub, user, lambda m: "Resources" in m)
+    job = job_of(hub, user)
     sh(STACKCTL, "restart", "hub", timeout=120)
     assert queue_states(job) == ["PENDING"]
+    return job
+
+
+def test_a_session_queued_when_the_hub_restarted_is_cancelled_at_once(hub, clean):
+    job = queued_across_a_restart(hub, "bob")
     assert {c["name"]: c["phase"] for c in hub.sessions("bob")}[""] == "queued"
     r = hub.cancel("bob")
     assert r.status_code == 200, r.text
@@ -164,12 +170,7 @@ def test_a_session_queued_when_the_hub_restarted_stops_from_the_control_panel_an
     """The Control Panel's Stop is the hub's own DELETE, with the user's token. After a restart the hub follows a
     queued start inside its check of the session; that Stop interrupts it as it interrupts any pending start,
     instead of failing ('pending check') until the job runs."""
-    block_gpus()
-    start(hub, "bob", "", gpus=1)
-    progress_messages(hub, "bob", lambda m: "Resources" in m)
-    job = job_of(hub, "bob")
-    sh(STACKCTL, "restart", "hub", timeout=120)
-    assert queue_states(job) == ["PENDING"]
+    job = queued_across_a_restart(hub, "bob")
     r = requests.delete(f"{HUB}/hub/api/users/bob/server", timeout=60,
                         headers={"Authorization": f"token {hub.user_token('bob')}"})
     assert r.status_code in (202, 204), r.text

@@ -199,17 +199,13 @@ class ClusterCache(SharedQuery):
 
     async def fetch(self) -> Snapshot:
         asked = time.time()  # the view is of the cluster as it was when asked (a change after may be missing)
-        nodes, reservations, partitions = await asyncio.gather(
-            self.runner.run(["scontrol", "--oneliner", "--details", "show", "node"]),
-            self.runner.run(["scontrol", "--oneliner", "show", "reservation"]),
-            self.runner.run(["scontrol", "--oneliner", "show", "partition"]),
-        )
-        return Snapshot(
-            nodes=slurm.parse_nodes(nodes),
-            reservations=slurm.parse_reservations(reservations),
-            partitions={p["PartitionName"]: p for p in slurm.parse_records(partitions) if "PartitionName" in p},
-            taken_at=asked,
-        )
+        output = await self.runner.run(["scontrol", "--oneliner", "--details"], input=slurm.CLUSTER_VIEW_INPUT)
+        try:
+            view = slurm.parse_cluster_view(output)
+        except ValueError as e:
+            raise slurm.SlurmError("scontrol", 0, str(e)) from e
+        return Snapshot(nodes=view.nodes, reservations=view.reservations, partitions=view.partitions,
+                        taken_at=asked)
 
     def _mark_stale(self, message: str):
         self._result = Snapshot(**{**self._result.__dict__, "stale": True, "error": message})

@@ -150,32 +150,29 @@ def _int(value: str | None, default: int = 0) -> int:
 
 def parse_nodes(text: str) -> list[Node]:
     """Parse ``scontrol -o show node`` (add ``-d`` to get GresUsed)."""
-    nodes = []
-    for r in parse_records(text):
-        if "NodeName" not in r:
-            continue
-        gres_used = r.get("GresUsed", "")
-        if gres_used:
-            gpus_alloc = parse_gres_count(gres_used)
-        else:  # without -d, AllocTRES carries gres/gpu=N
-            gpus_alloc = _tres(r.get("AllocTRES", "")).get("gres/gpu", 0)
-        nodes.append(
-            Node(
-                name=r["NodeName"],
-                addr=r.get("NodeAddr") or r["NodeName"],
-                state=r.get("State", "UNKNOWN"),
-                partitions=tuple(p for p in r.get("Partitions", "").split(",") if p),
-                cpus=_int(r.get("CPUTot")),
-                cpus_alloc=_int(r.get("CPUAlloc")),
-                memory_mb=_int(r.get("RealMemory")),
-                memory_alloc_mb=_int(r.get("AllocMem")),
-                gpus=parse_gres_count(r.get("Gres", "")),
-                gpus_alloc=gpus_alloc,
-                reason=r.get("Reason", ""),
-                raw=r,
-            )
-        )
-    return nodes
+    return [_node(r) for r in parse_records(text) if "NodeName" in r]
+
+
+def _node(r: dict[str, str]) -> Node:
+    gres_used = r.get("GresUsed", "")
+    if gres_used:
+        gpus_alloc = parse_gres_count(gres_used)
+    else:  # without -d, AllocTRES carries gres/gpu=N
+        gpus_alloc = _tres(r.get("AllocTRES", "")).get("gres/gpu", 0)
+    return Node(
+        name=r["NodeName"],
+        addr=r.get("NodeAddr") or r["NodeName"],
+        state=r.get("State", "UNKNOWN"),
+        partitions=tuple(p for p in r.get("Partitions", "").split(",") if p),
+        cpus=_int(r.get("CPUTot")),
+        cpus_alloc=_int(r.get("CPUAlloc")),
+        memory_mb=_int(r.get("RealMemory")),
+        memory_alloc_mb=_int(r.get("AllocMem")),
+        gpus=parse_gres_count(r.get("Gres", "")),
+        gpus_alloc=gpus_alloc,
+        reason=r.get("Reason", ""),
+        raw=r,
+    )
 
 
 def _tres(text: str) -> dict[str, int]:
@@ -306,26 +303,56 @@ def _names(value: str) -> tuple[str, ...]:
 
 def parse_reservations(text: str) -> list[Reservation]:
     """Parse ``scontrol -o show reservation`` (or its "No reservations" answer)."""
-    out = []
-    for r in parse_records(text):
-        if "ReservationName" not in r:
-            continue
-        out.append(
-            Reservation(
-                name=r["ReservationName"],
-                state=r.get("State", ""),
-                start_time=r.get("StartTime", ""),
-                end_time=r.get("EndTime", ""),
-                nodes=tuple(expand_hostlist(r.get("Nodes", ""))),
-                users=_names(r.get("Users", "")),
-                accounts=_names(r.get("Accounts", "")),
-                groups=_names(r.get("Groups", "")),
-                flags=frozenset(_names(r.get("Flags", ""))),
-                partition=r.get("PartitionName", "") if r.get("PartitionName") != "(null)" else "",
-                raw=r,
-            )
-        )
-    return out
+    return [_reservation(r) for r in parse_records(text) if "ReservationName" in r]
+
+
+def _reservation(r: dict[str, str]) -> Reservation:
+    return Reservation(
+        name=r["ReservationName"],
+        state=r.get("State", ""),
+        start_time=r.get("StartTime", ""),
+        end_time=r.get("EndTime", ""),
+        nodes=tuple(expand_hostlist(r.get("Nodes", ""))),
+        users=_names(r.get("Users", "")),
+        accounts=_names(r.get("Accounts", "")),
+        groups=_names(r.get("Groups", "")),
+        flags=frozenset(_names(r.get("Flags", ""))),
+        partition=r.get("PartitionName", "") if r.get("PartitionName") != "(null)" else "",
+        raw=r,
+    )
+
+
+#: What one ``scontrol --oneliner --details`` reads from its standard input for the cluster view: one
+#: process for the three answers, where three processes at once competed with the hub for the machine.
+CLUSTER_VIEW_INPUT = "show node\nshow reservation\nshow partition\n"
+
+
+@dataclass
+class ClusterView:
+    """The answers to :data:`CLUSTER_VIEW_INPUT`: nodes, reservations, and partitions by name."""
+
+    nodes: list[Node]
+    reservations: list[Reservation]
+    partitions: dict[str, dict[str, str]]
+
+
+def parse_cluster_view(text: str) -> ClusterView:
+    """Parse the output of ``scontrol -o -d`` fed :data:`CLUSTER_VIEW_INPUT`. Each record is of the kind its
+    first key names (a reservation names its partition too, so only the first key tells). The lines scontrol
+    echoes (``scontrol: show node``) and "No reservations in the system" carry none. An output with no
+    partition is no view of a cluster: ValueError, so that the last view is kept rather than emptied."""
+    kinds: dict[str, list[dict[str, str]]] = {}
+    for line in text.splitlines():
+        if "=" in line and not line.startswith("scontrol:"):
+            record = parse_key_values(line)
+            kinds.setdefault(next(iter(record), ""), []).append(record)
+    if not kinds.get("PartitionName"):
+        raise ValueError("scontrol answered with no partition: " + (text.strip()[:200] or "nothing"))
+    return ClusterView(
+        nodes=[_node(r) for r in kinds.get("NodeName", [])],
+        reservations=[_reservation(r) for r in kinds.get("ReservationName", [])],
+        partitions={r["PartitionName"]: r for r in kinds["PartitionName"]},
+    )
 
 
 def may_use_reservation(resv: Reservation, user: str, accounts, groups) -> bool:

@@ -59,11 +59,18 @@ class PlaybackRunner:
         return [r["command"] for r in self.ran]
 
 
+def cluster_view(nodes: str, reservations: str, partitions: str) -> str:
+    """The answers of three ``scontrol -o show`` as the one ``scontrol`` of the cluster view prints them
+    (scontrol_cluster_view.txt): each after scontrol's echo of its command."""
+    return (f"scontrol: show node\n{nodes}scontrol: show reservation\n{reservations}"
+            f"scontrol: show partition\n{partitions}scontrol: \n")
+
+
 #: A cluster view as recorded: nodes (one GPU job on node01, node02 full), reservations, partitions.
 CLUSTER = {
-    "scontrol show node": [fixture("scontrol_show_node_busy.txt")],
-    "scontrol show reservation": [fixture("scontrol_show_reservation.txt")],
-    "scontrol show partition": [fixture("scontrol_show_partition.txt")],
+    "scontrol --details": [cluster_view(fixture("scontrol_show_node_busy.txt"),
+                                        fixture("scontrol_show_reservation.txt"),
+                                        fixture("scontrol_show_partition.txt"))],
 }
 
 

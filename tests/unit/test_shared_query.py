@@ -165,3 +165,23 @@ async def test_latest_answers_at_once_however_old_and_refreshes_behind():
 async def until(predicate):
     while not predicate():
         await asyncio.sleep(0)
+
+
+async def test_the_cluster_view_is_one_scontrol_and_an_empty_or_failed_answer_keeps_the_last_view():
+    from jupyterhub_slurm_interactive.cluster.views import ClusterCache
+
+    from .playback import CLUSTER, DOWN, PlaybackRunner
+
+    runner = PlaybackRunner({"scontrol --details": [*CLUSTER["scontrol --details"], "", DOWN]})
+    view = ClusterCache(runner, interval=60)
+    view.clock = clock = ManualClock()
+    first = await view.get()
+    assert [r["argv"] for r in runner.ran] == [["scontrol", "--oneliner", "--details"]]
+    assert runner.ran[0]["input"] == "show node\nshow reservation\nshow partition\n"
+    assert first.nodes and first.partitions and not first.stale
+    for why in ("no partition", "Unable to contact slurm controller"):  # an empty answer, then a controller away
+        clock.advance(61)
+        again = await view.get()  # neither empties the view: the last one is shown, marked stale, saying why
+        assert again.stale and again.nodes == first.nodes and again.partitions == first.partitions
+        assert why in again.error
+    assert len(runner.ran) == 3

@@ -129,3 +129,51 @@ def test_clean_error_and_unreachable():
     assert not err.unreachable
     down = slurm.SlurmError("squeue", 1, "squeue: error: slurm_load_jobs error: Unable to contact slurm controller (connect failure)")
     assert down.unreachable
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The recorded one-scontrol output cut at scontrol's echo of each command, as three outputs."""
+    out, current = {}, None
+    for line in text.splitlines(keepends=True):
+        if line.startswith("scontrol: "):
+            current = line[len("scontrol: "):].strip()
+            out[current] = ""
+        elif current:
+            out[current] += line
+    return out
+
+
+def test_the_cluster_view_in_one_scontrol_reads_as_its_three_commands_do():
+    text = fixture("scontrol_cluster_view.txt")
+    view = slurm.parse_cluster_view(text)
+    alone = _sections(text)
+    assert view.nodes == slurm.parse_nodes(alone["show node"])
+    assert view.reservations == slurm.parse_reservations(alone["show reservation"])
+    assert view.partitions == {r["PartitionName"]: r for r in slurm.parse_records(alone["show partition"])}
+    # what the demo cluster has: GPU nodes in interactive (one busy), a batch partition, the course reservation
+    assert set(view.partitions) == {"interactive", "batch"}
+    assert [r.name for r in view.reservations] == ["course"]
+    assert any(n.gpus_alloc >= 1 for n in view.nodes) and all(n.name.startswith("node") for n in view.nodes)
+
+
+def test_a_reservation_naming_its_partition_is_no_partition():
+    view = slurm.parse_cluster_view(fixture("scontrol_cluster_view.txt"))
+    (course,) = view.reservations
+    assert "PartitionName" in course.raw  # as scontrol prints it (here "(null)"): a key partitions begin with
+    assert set(view.partitions) == {"interactive", "batch"}
+    assert not any("ReservationName" in p for p in view.partitions.values())
+
+
+def test_a_cluster_with_no_reservation_has_none_in_the_view():
+    # scontrol's answer when there is none (scontrol_show_reservation.txt's cluster has one), in its place
+    text = fixture("scontrol_cluster_view.txt")
+    alone = _sections(text)
+    text = text.replace(alone["show reservation"], "No reservations in the system\n")
+    view = slurm.parse_cluster_view(text)
+    assert view.reservations == [] and set(view.partitions) == {"interactive", "batch"} and view.nodes
+
+
+@pytest.mark.parametrize("output", ["", "scontrol: show node\nscontrol: show reservation\nscontrol: show partition\n"])
+def test_an_answer_without_partitions_is_no_cluster_view(output):
+    with pytest.raises(ValueError, match="no partition"):
+        slurm.parse_cluster_view(output)

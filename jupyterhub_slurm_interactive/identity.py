@@ -1,0 +1,112 @@
+"""Logging in with the site's identity: OpenID Connect through the centre's provider, over the directory
+the cluster's hosts resolve their accounts from.
+
+:class:`ClusterOIDCAuthenticator` is oauthenticator's GenericOAuthenticator with what a cluster needs on
+top of it:
+
+- a person is let in only if they are one of the cluster's accounts (a Unix user the hub resolves, from
+  the same directory as the nodes). The provider may know people the cluster does not: they get a page
+  that says so, and no job is ever submitted for them;
+- a refusal says which rule refused, in a sentence, on the hub's own error page;
+- each refresh (``auth_refresh_age``) asks the provider again with the refresh token, so that the groups
+  are what the directory says now, and the person must still pass ``allowed_groups``: someone taken out
+  of the group loses access at their first request after that age, not when their tokens expire.
+
+Everything else (discovery of nothing, endpoints, PKCE, ``manage_groups``, ``admin_groups``, logout at the
+provider) is oauthenticator's, configured in ``jupyterhub_config.py``/``site_config.py``.
+"""
+
+import pwd
+from collections.abc import Callable
+
+from oauthenticator.generic import GenericOAuthenticator
+from tornado import web
+from traitlets import Callable as CallableTrait
+from traitlets import Unicode, default
+
+
+def cluster_uid(name: str) -> int | None:
+    """The uid of the cluster's account ``name`` as this host resolves it (files, LDAP, SSSD…), or None."""
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return None
+
+
+def refusal(name: str, allowed: bool, allowed_groups: set[str], uid: int | None, centre: str) -> str:
+    """Why ``name`` may not use the hub, in a sentence; '' if they may. ``allowed`` is the provider's rules'
+    verdict (allowed users and groups, admins), ``allowed_groups`` the groups that let people in, ``uid``
+    their uid on the cluster (None: no account there)."""
+    if not allowed:
+        among = f"in the group {' or '.join(sorted(allowed_groups))}" if allowed_groups else "among the people"
+        return f"{name} signed in, but is not {among} of people who may use this service. {centre}"
+    if uid is None:
+        return (f"{name} signed in, but has no account on this cluster, so no session can run as {name}. "
+                f"{centre}")
+    return ""
+
+
+class ClusterOIDCAuthenticator(GenericOAuthenticator):
+    """GenericOAuthenticator for the cluster: only the cluster's accounts, refusals in a sentence, and the
+    groups asked again at each refresh."""
+
+    ask_the_centre = Unicode(
+        "Ask your centre's support to give you access.",
+        config=True,
+        help="The sentence that ends every refusal: whom to ask, and how (a site puts its help desk here).",
+    )
+
+    resolve_uid = CallableTrait(
+        config=True,
+        help="""How the hub finds a person's uid on the cluster: a callable name -> uid or None. The default
+        asks this host's name service (getpwnam), which resolves from the same directory as the nodes.""",
+    )
+
+    @default("resolve_uid")
+    def _resolve_uid_default(self) -> Callable[[str], int | None]:
+        return cluster_uid
+
+    @default("login_service")
+    def _login_service_default(self):
+        return "your institution"
+
+    async def _why_not(self, username: str, auth_model: dict) -> str:
+        allowed = await super().check_allowed(username, auth_model)
+        return refusal(username, bool(allowed), set(self.allowed_groups), self.resolve_uid(username),
+                       self.ask_the_centre)
+
+    async def check_allowed(self, username, auth_model):
+        """oauthenticator's rules (allowed users and groups, admins), then: the person has an account on the
+        cluster. A refusal is a 403 whose message says which rule refused, on the hub's error page."""
+        if auth_model is None:
+            return await super().check_allowed(username, auth_model)
+        why = await self._why_not(username, auth_model)
+        if why:
+            raise web.HTTPError(403, why)
+        return True
+
+    async def refresh_user(self, user, handler=None, **kwargs):
+        """Ask the provider afresh with the refresh token (a provider gives the groups the directory has
+        now), then check the person again. False means: log in again, where the refusal is said."""
+        if not self.enable_auth_state:
+            return True
+        auth_state = await user.get_auth_state() or {}
+        refresh_token = auth_state.get("refresh_token")
+        if not refresh_token:
+            return await super().refresh_user(user, handler, **kwargs)
+        try:
+            token_info = await self.get_token_info(handler, self.build_refresh_token_request_params(refresh_token))
+        except Exception as e:  # noqa: BLE001 - any failure of the provider means: log in again
+            self.log.info("Refreshing %s at the provider failed (%s): they log in again", user.name, e)
+            return False
+        token_info.setdefault("refresh_token", refresh_token)
+        try:
+            auth_model = await self._token_to_auth_model(token_info)
+        except Exception as e:  # noqa: BLE001
+            self.log.warning("The provider's fresh token for %s did not work (%s): they log in again", user.name, e)
+            return False
+        why = await self._why_not(user.name, auth_model)
+        if why:
+            self.log.warning("%s may no longer use the hub: %s", user.name, why)
+            return False
+        return auth_model

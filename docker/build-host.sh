@@ -4,5 +4,5 @@
 set -e
 cd /opt/slurm-interactive/ansible
 ansible-playbook -i inventory/compose.yml site.yml --limit "$1" \
-    --skip-tags accounting_state,reservations,running_controller,database,hub_db_state,secrets
+    --skip-tags accounting_state,reservations,running_controller,database,hub_db_state,secrets,idp_secrets,accounting_sync
 rm -rf /var/cache/apt/archives/*.deb /root/.cache /root/.npm

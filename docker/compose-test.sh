@@ -6,8 +6,8 @@
 #   3. builds and brings the stack up under its own project name and port;
 #   4. runs the stack's self-check (jupyterhub_slurm_interactive.ops.stack_check), then tests/compose, the browser walk and the neighbour test against it;
 #   5. takes it down with its volumes.
-# COMPOSE_PROJECT, COMPOSE_HUB_PORT and COMPOSE_HUB_HTTP_PORT choose the project and the hub's https
-# and http ports (default jsi-compose-test, 8010 and 8011), so that it runs beside the local stack. COMPOSE_KEEP=1 leaves the
+# COMPOSE_PROJECT, COMPOSE_HUB_PORT, COMPOSE_HUB_HTTP_PORT and COMPOSE_IDP_PORT choose the project, the hub's https
+# and http ports and the identity provider's (default jsi-compose-test, 8010, 8011 and 8012), so that it runs beside the local stack. COMPOSE_KEEP=1 leaves the
 # stack up when a test fails, to read its logs and shells; take it down with
 # `docker compose -p jsi-compose-test down -v`.
 set -euo pipefail
@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 PROJECT=${COMPOSE_PROJECT:-jsi-compose-test}
 PORT=${COMPOSE_HUB_PORT:-8010}
 HTTP_PORT=${COMPOSE_HUB_HTTP_PORT:-$((PORT + 1))}
+IDP_PORT=${COMPOSE_IDP_PORT:-$((PORT + 2))}
 PYTHON=${PYTHON:-.venv/bin/python}
 T0=$SECONDS
 
@@ -58,7 +59,7 @@ cleanup() {
 trap cleanup EXIT
 
 step "starting the stack on port $PORT (https; http on $HTTP_PORT is redirected)"
-export HUB_PORT=$PORT HUB_HTTP_PORT=$HTTP_PORT
+export HUB_PORT=$PORT HUB_HTTP_PORT=$HTTP_PORT IDP_PORT=$IDP_PORT
 "${C[@]}" up -d
 services=$("${C[@]}" config --services)
 deadline=$((SECONDS + 600))
@@ -87,6 +88,7 @@ chmod 600 build/compose-admin-token
 
 step "the compose suite, the browser walk and the neighbour test"
 HUB_URL=https://127.0.0.1:$PORT HUB_CA_FILE=build/compose-ca.pem HUB_HTTP_URL=http://127.0.0.1:$HTTP_PORT \
+HUB_LOGIN=oidc IDP_URL=https://127.0.0.1:$IDP_PORT \
 HUB_ADMIN_TOKEN_FILE=build/compose-admin-token \
 SLURM_VIA="${C[*]} exec -T" COMPOSE="${C[*]}" \
     "$PYTHON" -m pytest tests/compose "tests/browser/test_walk.py::test_log_in_start_come_back_and_stop" \

@@ -82,28 +82,48 @@ class ClusterOIDCAuthenticator(GenericOAuthenticator):
             return await super().check_allowed(username, auth_model)
         why = await self._why_not(username, auth_model)
         if why:
-            raise web.HTTPError(403, why)
+            raise web.HTTPError(403, why, reason="Forbidden")
         return True
 
+    async def _ask_again(self, handler, refresh_token: str, username: str):
+        """The person's model from a fresh refresh grant (the provider reads the directory again), or None."""
+        try:
+            token_info = await self.get_token_info(handler, self.build_refresh_token_request_params(refresh_token))
+        except Exception as e:  # noqa: BLE001 - any failure of the provider means: log in again
+            self.log.info("Asking the provider again about %s failed (%s)", username, e)
+            return None
+        token_info.setdefault("refresh_token", refresh_token)
+        try:
+            return await self._token_to_auth_model(token_info)
+        except Exception as e:  # noqa: BLE001
+            self.log.warning("The provider's fresh token for %s did not work (%s)", username, e)
+            return None
+
+    async def authenticate(self, handler, data=None, **kwargs):
+        """oauthenticator's login, then the groups asked again with the refresh token: a provider that answers
+        from its single sign-on session (LemonLDAP::NG, Keycloak) gives that session's groups, which may be
+        older than the directory's; a refresh grant reads the directory now."""
+        model = await super().authenticate(handler, data, **kwargs)
+        refresh_token = ((model or {}).get("auth_state") or {}).get("refresh_token")
+        if not refresh_token:
+            return model
+        fresh = await self._ask_again(handler, refresh_token, model["name"])
+        if fresh is None or fresh["name"] != model["name"]:
+            raise web.HTTPError(503, "The sign-in service did not confirm who you are. Please try again in a minute.",
+                                reason="Service Unavailable")
+        return fresh
+
     async def refresh_user(self, user, handler=None, **kwargs):
-        """Ask the provider afresh with the refresh token (a provider gives the groups the directory has
-        now), then check the person again. False means: log in again, where the refusal is said."""
+        """Ask the provider afresh with the refresh token (the groups the directory has now), then check the
+        person again. False means: log in again, where the refusal is said."""
         if not self.enable_auth_state:
             return True
         auth_state = await user.get_auth_state() or {}
         refresh_token = auth_state.get("refresh_token")
         if not refresh_token:
             return await super().refresh_user(user, handler, **kwargs)
-        try:
-            token_info = await self.get_token_info(handler, self.build_refresh_token_request_params(refresh_token))
-        except Exception as e:  # noqa: BLE001 - any failure of the provider means: log in again
-            self.log.info("Refreshing %s at the provider failed (%s): they log in again", user.name, e)
-            return False
-        token_info.setdefault("refresh_token", refresh_token)
-        try:
-            auth_model = await self._token_to_auth_model(token_info)
-        except Exception as e:  # noqa: BLE001
-            self.log.warning("The provider's fresh token for %s did not work (%s): they log in again", user.name, e)
+        auth_model = await self._ask_again(handler, refresh_token, user.name)
+        if auth_model is None:
             return False
         why = await self._why_not(user.name, auth_model)
         if why:

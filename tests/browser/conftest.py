@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ..integration.conftest import HUB, HUB_CA_FILE, Hub, clean, hub, stack  # noqa: F401  (fixtures shared with the integration tests)
+from ..integration.conftest import HUB, HUB_CA_FILE, HUB_LOGIN, Hub, clean, hub, stack  # noqa: F401  (fixtures shared with the integration tests)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+#: The identity provider the hub sends people to (HUB_LOGIN=oidc: the compose stack).
+IDP_URL = os.environ.get("IDP_URL", "")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -79,10 +81,25 @@ def fits_a_phone(page):
 
 
 def login(page, user, password, lands=True):
-    page.goto(f"{HUB}/hub/login")
-    page.fill("#username_input", user)
-    page.fill("#password_input", password)
-    page.click("#login_submit")
+    if HUB_LOGIN == "oidc":  # the hub sends people to its provider's login page
+        # (once: a second trip there before logging in replaces the hub's OAuth state, and the provider answers the
+        # first, which the hub refuses as a mismatch)
+        if not page.url.startswith(f"{IDP_URL}/oauth2/authorize"):
+            page.goto(f"{HUB}/hub/login")
+        provider_login(page, user, password)
+    else:
+        page.goto(f"{HUB}/hub/login")
+        page.fill("#username_input", user)
+        page.fill("#password_input", password)
+        page.click("#login_submit")
     if lands:  # where the login lands (the form, a running session, the operators' view) has rendered
-        page.wait_for_url(lambda url: "/hub/login" not in url)
+        page.wait_for_url(lambda url: url.startswith(HUB) and "/hub/login" not in url)
         page.wait_for_load_state()
+
+
+def provider_login(page, user, password):
+    """Fill and send the provider's login form (LemonLDAP::NG's portal), where the hub has sent the page."""
+    page.wait_for_selector("#userfield")
+    page.fill("#userfield", user)
+    page.fill("#passwordfield", password)
+    page.click("#lform button[type=submit]")

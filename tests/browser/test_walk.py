@@ -8,7 +8,7 @@ import pytest
 
 from ..integration.conftest import scontrol_job, sh, squeue, wait_for
 from ..integration.test_session_life import block_gpus
-from .conftest import HUB, login, shot
+from .conftest import HUB, HUB_LOGIN, login, shot
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,10 @@ def offered_nodes() -> int:
 def test_log_in_start_come_back_and_stop(new_page, hub, clean):
     page = new_page()
     page.goto(f"{HUB}/hub/login")
-    assert page.locator("#jsi-site-name").inner_text().strip()
+    if HUB_LOGIN == "oidc":  # sent on to the provider's login page
+        page.wait_for_selector("#userfield")
+    else:
+        assert page.locator("#jsi-site-name").inner_text().strip()
     shot(page, "01-login")
 
     # 1. log in

@@ -39,8 +39,9 @@ def test_plain_http_is_redirected_to_https(hub):
     r = requests.get(f"{HTTP}/hub/login?next=%2Fhub%2Fhome", timeout=30, allow_redirects=False)
     assert r.status_code in (301, 302, 307, 308), r.status_code
     assert r.headers["Location"] == f"{HUB}/hub/login?next=%2Fhub%2Fhome"
-    # and followed, it ends on the hub's login page over https
-    assert requests.get(f"{HTTP}/hub/login", timeout=30).url == f"{HUB}/hub/login"
+    # and followed, it goes on over https only: to the hub's login page, which sends people to the provider
+    r = requests.get(f"{HTTP}/hub/login", timeout=30)
+    assert [h.url for h in r.history][1] == f"{HUB}/hub/login" and r.url.startswith("https://"), r.history
 
 
 def test_pages_carry_hsts_and_the_login_cookies_are_secure(hub):

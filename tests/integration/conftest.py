@@ -6,6 +6,7 @@ They never skip: if the stack is not up, every test here fails and says so.
 
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import os
@@ -33,12 +34,24 @@ SLURM_VIA = os.environ.get("SLURM_VIA", "")
 SLURM_COMMANDS = {"sbatch", "srun", "scancel", "squeue", "scontrol", "sacct", "sacctmgr", "sinfo", "sdiag"}
 
 
+@functools.cache
+def container_user(user: str) -> str:
+    """``user`` as uid:gid in the controller container: Docker's exec looks names up in the container's
+    /etc/passwd only, and the compose stack's people live in its directory, which the container's name
+    service resolves."""
+    ids = subprocess.run([*SLURM_VIA.split(), "slurmctld", "id", "-u", user], capture_output=True, text=True,
+                         timeout=60).stdout.strip()
+    gid = subprocess.run([*SLURM_VIA.split(), "slurmctld", "id", "-g", user], capture_output=True, text=True,
+                         timeout=60).stdout.strip()
+    return f"{ids}:{gid}" if ids and gid else user
+
+
 def sh(*argv: str, check: bool = True, user: str | None = None, input: str | None = None,
        timeout: float = 60) -> subprocess.CompletedProcess:
     """Run a command, as root or as `user` (through runuser, from the user's home). With SLURM_VIA set,
     Slurm's commands run in the compose stack's controller container instead."""
     if SLURM_VIA and argv and argv[0] in SLURM_COMMANDS:
-        argv = (*SLURM_VIA.split(), *(["--user", user] if user else []), "slurmctld", *argv)
+        argv = (*SLURM_VIA.split(), *(["--user", container_user(user)] if user else []), "slurmctld", *argv)
     elif user:
         argv = ("runuser", "-u", user, "--", "bash", "-c", 'cd ~ && exec "$@"', "_", *argv)
     proc = subprocess.run(argv, capture_output=True, text=True, input=input, timeout=timeout)
@@ -263,7 +276,18 @@ def hub_log_since(offset: int) -> str:
 __all__ = ["sh", "wait_for", "squeue", "cancel_all_jobs", "scontrol_job", "json", "hub_log_tail", "STACKCTL", "HUB_USER"]
 
 
-PASSWORDS = {"alice": "alice-demo", "bob": "bob-demo"}
+PASSWORDS = {"alice": "alice-demo", "bob": "bob-demo", "carol": "carol-demo", "dave": "dave-demo"}
+
+
+#: How the hub logs people in: "pam" (its own login form) or "oidc" (the compose stack: through its provider).
+HUB_LOGIN = os.environ.get("HUB_LOGIN", "pam")
+
+
+def provider_form_fields(html: str) -> dict:
+    """The hidden fields of the provider's login form (LemonLDAP::NG: the return URL, a one-time token)."""
+    import re
+    return {m.group(1): m.group(2) for m in re.finditer(
+        r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html)}
 
 
 class Browser:
@@ -272,10 +296,15 @@ class Browser:
     def __init__(self, user: str, password: str | None = None):
         self.user = user
         self.s = requests.Session()
+        password = password if password is not None else PASSWORDS[user]
         page = self.s.get(f"{HUB}/hub/login", timeout=30)
         self.xsrf = self._xsrf(page.text)
-        self.login = self.s.post(f"{HUB}/hub/login", timeout=60, data={
-            "username": user, "password": password if password is not None else PASSWORDS[user], "_xsrf": self.xsrf})
+        if HUB_LOGIN == "oidc":  # the hub sent us to the provider's login page
+            self.login = self.s.post(page.url, timeout=60, data={
+                **provider_form_fields(page.text), "user": user, "password": password})
+        else:
+            self.login = self.s.post(f"{HUB}/hub/login", timeout=60, data={
+                "username": user, "password": password, "_xsrf": self.xsrf})
         # the hub's own _xsrf cookie (a running session sets another one on its own path)
         hub_xsrf = [c.value for c in self.s.cookies if c.name == "_xsrf" and (c.path or "/").startswith("/hub")]
         any_xsrf = [c.value for c in self.s.cookies if c.name == "_xsrf"]

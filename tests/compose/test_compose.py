@@ -14,7 +14,7 @@ from ..integration.conftest import HUB, Browser, clean, hub, scontrol_job, sh, s
 pytestmark = pytest.mark.integration
 
 COMPOSE = os.environ.get("COMPOSE", "").split()
-IMAGES = ("accounting", "controller", "node", "hubdb", "hub")
+IMAGES = ("accounting", "controller", "node", "hubdb", "hub", "directory", "identity")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -110,11 +110,16 @@ def _hub_answers() -> bool:
 
 
 @pytest.mark.parametrize("image", IMAGES)
-def test_no_image_holds_a_munge_key_the_hubs_database_password_or_a_tls_key(image):
+def test_no_image_holds_a_munge_key_a_password_a_client_secret_or_a_key(image):
+    """Nor the identity provider's configuration, which holds its signing key and the hub's client secret (the
+    package's own demo configuration, with a published key, is removed)."""
     name = f"jupyterhub-slurm-interactive/{image}:latest"
     proc = subprocess.run(["docker", "run", "--rm", "--entrypoint", "find", name, "/", "-xdev",
                            "-name", "munge.key*", "-o", "-name", "*.munge", "-o", "-name", "db-password",
-                           "-o", "-path", "/etc/jupyterhub-db/*", "-o", "-path", "/etc/jupyterhub/tls/*"], capture_output=True, text=True, timeout=120)
+                           "-o", "-path", "/etc/jupyterhub-db/*", "-o", "-path", "/etc/jupyterhub/tls/*",
+                           "-o", "-name", "lmConf-*.json", "-o", "-name", "oidc-client-secret", "-o", "-name", "sig.key",
+                           "-o", "-path", "/etc/jupyterhub-oidc/*", "-o", "-path", "/etc/lemonldap-ng/tls/*",
+                           "-o", "-name", "auth-state-key"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "", proc.stdout
 

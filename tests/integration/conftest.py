@@ -39,11 +39,9 @@ def container_user(user: str) -> str:
     """``user`` as uid:gid in the controller container: Docker's exec looks names up in the container's
     /etc/passwd only, and the compose stack's people live in its directory, which the container's name
     service resolves."""
-    ids = subprocess.run([*SLURM_VIA.split(), "slurmctld", "id", "-u", user], capture_output=True, text=True,
-                         timeout=60).stdout.strip()
-    gid = subprocess.run([*SLURM_VIA.split(), "slurmctld", "id", "-g", user], capture_output=True, text=True,
-                         timeout=60).stdout.strip()
-    return f"{ids}:{gid}" if ids and gid else user
+    entry = subprocess.run([*SLURM_VIA.split(), "slurmctld", "getent", "passwd", user], capture_output=True,
+                           text=True, timeout=60).stdout.split(":")
+    return f"{entry[2]}:{entry[3]}" if len(entry) > 3 else user
 
 
 def sh(*argv: str, check: bool = True, user: str | None = None, input: str | None = None,

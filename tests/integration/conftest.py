@@ -63,6 +63,14 @@ def session_output(user: str, job) -> str:
     return f"/home/{user}/.local/state/jupyterhub-slurm-interactive/session-{job}.log"
 
 
+def pgrep(*args: str) -> list[int]:
+    """pgrep among this machine's own processes. The compose, fresh and site legs of make test run beside
+    this suite in containers, whose hubs, proxies, idle cullers and sessions (a container's alice can have
+    the same uid as this machine's) are other processes of the same name: their pid namespace leaves them out."""
+    out = sh("pgrep", "--ns", str(os.getpid()), "--nslist", "pid", *args, check=False).stdout
+    return [int(pid) for pid in out.split()]
+
+
 def wait_for(predicate, timeout: float = 30, interval: float = 0.25, what: str = "condition"):
     """Call predicate until it returns something truthy; return it, or fail after timeout."""
     deadline = time.monotonic() + timeout

@@ -15,6 +15,7 @@ from .conftest import (
     hub_log_since,
     hub_log_size,
     hub_log_tail,
+    pgrep,
     session_output,
     sh,
     squeue,
@@ -90,7 +91,7 @@ def test_sessions_and_jobs_still_match_after_a_hub_restart(hub, clean):
 
 
 def _pid(pattern: str) -> int:
-    pids = sh("pgrep", "-f", pattern, check=False).stdout.split()
+    pids = pgrep("-f", pattern)
     assert pids, f"no process matches {pattern!r}"
     return int(pids[0])
 
@@ -248,7 +249,7 @@ def test_the_hub_killed_during_a_start_leaves_no_job_behind(hub, clean, moment):
         assert_invariant(hub, 60)
         # nor a process: the killed hub's idle culler ended with it, and only the new hub's runs
         cullers = wait_for(lambda: (lambda found: found if len(found) == 1 else None)(
-            sh("pgrep", "-f", "-x", ".*-m jupyterhub_idle_culler .*", check=False).stdout.split()), 20, 0.5,
+            pgrep("-f", "-x", ".*-m jupyterhub_idle_culler .*")), 20, 0.5,
             what="exactly one idle culler, the new hub's")
         assert len(cullers) == 1
         outcome = "ready" if hub.server("alice") else "ended"

@@ -15,7 +15,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import HUB, Browser, scontrol_job, sh, squeue, wait_for
+from .conftest import HUB, Browser, pgrep, scontrol_job, sh, squeue, wait_for
 from .test_releases import _execute, in_session
 
 pytestmark = pytest.mark.integration
@@ -180,7 +180,7 @@ def test_the_hub_runs_the_culler_as_a_service_that_is_not_admin(hub, clean):
     assert service["command"][:3] == [shutil.which("setpriv"), "--pdeathsig", "TERM"]
     assert service["command"][5:7] == ["-m", "jupyterhub_idle_culler"]
     assert not service.get("admin")
-    assert sh("pgrep", "-u", "jupyterhub", "-f", "jupyterhub_idle_culler", check=False).stdout.strip()
+    assert pgrep("-u", "jupyterhub", "-f", "jupyterhub_idle_culler")
 
 
 def test_the_operators_view_refuses_whoever_is_not_an_admin(hub, clean):

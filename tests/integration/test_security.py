@@ -11,14 +11,14 @@ import time
 import pytest
 import requests
 
-from .conftest import HUB, Browser, hub_log_tail, sh, squeue, wait_for
+from .conftest import HUB, Browser, hub_log_tail, pgrep, sh, squeue, wait_for
 from .test_session_life import job_of, server_token
 
 pytestmark = pytest.mark.integration
 
 
 def server_pid(user: str) -> int:
-    pids = sh("pgrep", "-u", user, "-f", "jupyterhub-singleuser", check=False).stdout.split()
+    pids = pgrep("-u", user, "-f", "jupyterhub-singleuser")
     assert pids, f"no server process of {user}"
     return int(pids[0])
 

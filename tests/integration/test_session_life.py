@@ -17,6 +17,7 @@ from .conftest import (
     Browser,
     form_state,
     hub_log_tail,
+    pgrep,
     scontrol_job,
     session_output,
     sh,
@@ -62,7 +63,7 @@ def progress_messages(hub, user, until, timeout=60):
 
 def server_token(user):
     """The running server's API token, from its process environment (root can read it)."""
-    pids = sh("pgrep", "-u", user, "-f", "jupyterhub-singleuser", check=False).stdout.split()
+    pids = pgrep("-u", user, "-f", "jupyterhub-singleuser")
     for pid in pids:
         try:
             env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")

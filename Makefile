@@ -90,12 +90,13 @@ test: test-deps
 	@flock -n $(TEST_LOCK) true || echo "== another make test is using this machine's stack; waiting until it ends"
 	@flock -o $(TEST_LOCK) $(MAKE) --no-print-directory test-suite
 
+# Then the suite on the local stack in front, and behind it, on Docker, the compose stack and then the path
+# from nothing (fresh-test beside site-test): the local suite mostly waits on Slurm, and they use what it
+# leaves of the cores (tests/legs.sh). The end of what it prints says how each leg went.
 test-suite:
 	@$(MAKE) --no-print-directory up
 	@$(MAKE) --no-print-directory lint
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
-	@$(MAKE) --no-print-directory compose-test
-	@$(MAKE) --no-print-directory -j2 --output-sync=target fresh-test site-test
+	@PYTHON=$(VENV)/bin/python bash tests/legs.sh
 
 # The stack of docker-compose.yml, as separate hosts: engine, base image, build, up, tests,
 # down with its volumes (docker/compose-test.sh). Its own project and port (8010).

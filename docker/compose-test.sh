@@ -4,7 +4,8 @@
 #   1. starts Debian's Docker engine when none answers;
 #   2. makes the debian:bookworm base image with debootstrap when it cannot be pulled;
 #   3. builds and brings the stack up under its own project name and port;
-#   4. runs the stack's self-check (jupyterhub_slurm_interactive.ops.stack_check), then tests/compose, the browser walk and the neighbour test against it;
+#   4. runs the stack's self-check (jupyterhub_slurm_interactive.ops.stack_check), then tests/compose, the browser walk and the neighbour test against it
+#      (screenshots in test-artifacts/compose);
 #   5. takes it down with its volumes.
 # COMPOSE_PROJECT, COMPOSE_HUB_PORT, COMPOSE_HUB_HTTP_PORT and COMPOSE_IDP_PORT choose the project, the hub's https
 # and http ports and the identity provider's (default jsi-compose-test, 8010, 8011 and 8012), so that it runs beside the local stack. COMPOSE_KEEP=1 leaves the
@@ -88,7 +89,7 @@ chmod 600 build/compose-admin-token
 
 step "the compose suite, the browser walk and the neighbour test"
 HUB_URL=https://127.0.0.1:$PORT HUB_CA_FILE=build/compose-ca.pem HUB_HTTP_URL=http://127.0.0.1:$HTTP_PORT \
-HUB_LOGIN=oidc IDP_URL=https://127.0.0.1:$IDP_PORT \
+HUB_LOGIN=oidc IDP_URL=https://127.0.0.1:$IDP_PORT TEST_ARTIFACTS=test-artifacts/compose \
 HUB_ADMIN_TOKEN_FILE=build/compose-admin-token \
 SLURM_VIA="${C[*]} exec -T" COMPOSE="${C[*]}" \
     "$PYTHON" -m pytest tests/compose "tests/browser/test_walk.py::test_log_in_start_come_back_and_stop" \

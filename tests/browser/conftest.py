@@ -12,7 +12,8 @@ from ..integration.conftest import HUB, HUB_CA_FILE, HUB_LOGIN, Hub, clean, hub,
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 #: The identity provider the hub sends people to (HUB_LOGIN=oidc: the compose stack).
 IDP_URL = os.environ.get("IDP_URL", "")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+#: Where the screenshots go; the compose leg, which runs beside the local suite, keeps its own.
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS") or Path(__file__).resolve().parents[2] / "test-artifacts" / "browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

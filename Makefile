@@ -90,12 +90,11 @@ test: test-deps
 	@flock -n $(TEST_LOCK) true || echo "== another make test is using this machine's stack; waiting until it ends"
 	@flock -o $(TEST_LOCK) $(MAKE) --no-print-directory test-suite
 
-# Then the suite on the local stack in front, and behind it, on Docker, the compose stack and then the path
-# from nothing (fresh-test beside site-test): the local suite mostly waits on Slurm, and they use what it
-# leaves of the cores (tests/legs.sh). The end of what it prints says how each leg went.
-test-suite:
-	@$(MAKE) --no-print-directory up
-	@$(MAKE) --no-print-directory lint
+# In front, the local stack (make up), the lint and the suite on that stack; behind it, on Docker, the compose
+# stack and then the path from nothing (fresh-test beside site-test): the local suite mostly waits on Slurm,
+# and they use what it leaves of the cores (tests/legs.sh). Ansible and the engine are installed first, so
+# that no two legs run apt at once. The end of what it prints says how each leg went.
+test-suite: bootstrap docker-engine
 	@PYTHON=$(VENV)/bin/python bash tests/legs.sh
 
 # The stack of docker-compose.yml, as separate hosts: engine, base image, build, up, tests,

@@ -1,14 +1,15 @@
 #!/bin/bash
-# make test's legs, once the local stack is up and the lint passed, run side by side:
-#   - in front: everything under tests/ on this machine's stack (pytest);
+# make test's legs, side by side (the Makefile has installed Ansible and started Docker's engine first):
+#   - in front: the local stack brought up (make up), the lint, then everything under tests/ on it (pytest);
 #   - behind it, on Docker: the compose stack (make compose-test), then the path from nothing, make up in
-#     a bare container beside site.yml onto six bare hosts (make -j2 fresh-test site-test).
+#     a bare container beside site.yml onto six bare hosts (make fresh-test, make site-test).
 # The suite on the local stack spends most of its time waiting on Slurm and its sessions (it keeps about
 # a third of the two cores busy), so the containers' legs use what it leaves. They are other pid and
 # network namespaces: their hubs, proxies and sessions are not this machine's, and the suite's process
-# lookups leave them out (tests/integration/conftest.py: pgrep). Docker's legs write their output to
-# build/legs/NAME.log. CI keeps only the end of what a run prints, so the end says how each leg went,
-# with the last lines of each that failed. PYTEST_ARGS passes options to the local suite.
+# lookups leave them out (tests/integration/conftest.py: pgrep). Each leg writes its output to
+# build/legs/NAME.log (the local one to the terminal too). CI keeps only the end of what a run prints, so
+# the end says how each leg went, with the last lines of each that failed. PYTEST_ARGS passes options to
+# the suites.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
@@ -30,13 +31,17 @@ docker_legs() {
     leg site make --no-print-directory site-test &
     wait
 }
-echo "== legs: the Docker legs start behind the local suite (logs: $LOGS/compose.log, fresh.log, site.log)"
+echo "== legs: the Docker legs start behind the local stack and its suite (logs: $LOGS/compose.log, fresh.log, site.log)"
 docker_legs &
 behind=$!
 
+local_leg() {
+    make --no-print-directory up && make --no-print-directory lint &&
+        # shellcheck disable=SC2086
+        "$PYTHON" -m pytest ${PYTEST_ARGS:-}
+}
 began=$SECONDS
-# shellcheck disable=SC2086
-"$PYTHON" -m pytest ${PYTEST_ARGS:-} 2>&1 | tee "$LOGS/local.log"
+local_leg 2>&1 | tee "$LOGS/local.log"
 echo "${PIPESTATUS[0]} $((SECONDS - began))" >"$LOGS/local.rc"
 echo "== legs [$((SECONDS - T0)) s]: the local suite ended; waiting for the Docker legs"
 wait "$behind"
@@ -61,7 +66,7 @@ done
 for name in "${failed[@]}"; do
     echo
     echo "-- the end of $name's log ($LOGS/$name.log)"
-    if [ "$name" = local ]; then
+    if [ "$name" = local ] && grep -q 'short test summary info' "$LOGS/local.log"; then
         sed -n '/short test summary info/,$p' "$LOGS/local.log" | tail -60
     else
         tail -60 "$LOGS/$name.log"

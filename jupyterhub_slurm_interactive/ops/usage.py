@@ -13,6 +13,11 @@ one-line advice the session's card gives. The figures are Slurm's own:
 - peak memory: the largest ``MaxRSS`` of any step, against the memory asked for;
 - GPU-hours held: allocated GPUs × elapsed hours, used or not.
 
+A job's record says CANCELLED before its steps' figures are in: each step's slurmstepd sends what
+it used when it ends, and on a busy node that comes seconds after the allocation's end. Until then the
+step's ``TRESUsageInTot`` is empty, and the sum would be a fraction of the truth: :func:`settled` says
+when the figures will not change any more.
+
 ``MaxRSS`` and ``TotalCPU`` need ``JobAcctGatherType=jobacct_gather/linux`` (or
 ``cgroup``) in ``slurm.conf``; without it Slurm records none, and the card says so.
 """
@@ -36,6 +41,10 @@ def sacct_argv(job_id: str) -> list[str]:
 #: States of a job that will not change any more: its figures are final.
 FINAL = ("COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
          "DEADLINE")
+
+#: Seconds after a session's end past which a step that never sent its figures is taken to have none (a
+#: cluster without jobacct_gather, a node that failed): the figures are then kept as they are.
+RECORD_GRACE_S = 120
 
 _SIZE = re.compile(r"^([0-9.]+)([KMGTP]?)(?:[nc])?$")
 _UNITS = {"": 1 / (1024 * 1024), "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 ** 2, "P": 1024 ** 3}
@@ -74,9 +83,11 @@ class Usage:
     memory_mb: float
     gpus: int
     gathered: bool  # whether Slurm recorded what the steps used (jobacct_gather)
+    steps_reported: bool = True  # whether every step has sent its figures (see the module's doc)
 
     @property
     def final(self) -> bool:
+        """The job is over: its state will not change (its steps' figures may still be on their way)."""
         return self.state.split()[0] in FINAL
 
     @property
@@ -115,7 +126,13 @@ def parse_sacct(text: str) -> Usage | None:
                  cpu_s=round(cpu, 3), cores=cores,
                  peak_memory_mb=round(max(rss, default=0.0), 1),
                  memory_mb=parse_size_mb(job["ReqMem"]) or tres.get("mem", 0), gpus=tres.get("gres/gpu", 0),
-                 gathered=bool(rss))
+                 gathered=bool(rss), steps_reported=all(r["TRESUsageInTot"].strip() for r in steps))
+
+
+def settled(u: Usage, since_end_s: float, grace_s: float = RECORD_GRACE_S) -> bool:
+    """Whether ``u``'s figures are final: the job is over, and every step has sent what it used, or
+    ``grace_s`` have passed since the session ended and a step that has not never will."""
+    return u.final and (u.steps_reported or since_end_s >= grace_s)
 
 
 def _tres_cpu(text: str) -> float:
@@ -129,7 +146,7 @@ def _tres_cpu(text: str) -> float:
 
 def usage_hint(u: Usage) -> str:
     """One line of advice when the request was far larger than the use; "" otherwise."""
-    if not u.gathered or u.elapsed_s < 300:  # a few minutes say little about a session's needs
+    if not u.gathered or not u.steps_reported or u.elapsed_s < 300:  # a few minutes say little about a session's needs
         return ""
     efficiency = u.cpu_efficiency
     if u.cores > 1 and efficiency is not None and efficiency < 0.25:

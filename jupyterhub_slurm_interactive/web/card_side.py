@@ -49,8 +49,10 @@ class CardSide:
         if found is None:
             return None
         figures = found.as_json()
-        if found.final:
+        if usage.settled(found, self.session.clock.time() - float(end.get("at") or 0)):
             end["usage"] = figures
+        elif not found.steps_reported:
+            figures["recording"] = True  # its steps' figures are on their way: the card says so, not a low sum
             if not self.active:
                 self._save_state()
         return figures

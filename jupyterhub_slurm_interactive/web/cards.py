@@ -102,7 +102,9 @@ def usage_rows(usage: dict | None) -> tuple[list[tuple[str, str, str]], str]:
         return [], "It never ran: no resources were used."
     rows = [("Time", f"{duration(usage['elapsed_s'])} of {duration(usage['limit_s'])} asked"
              if usage.get("limit_s") else duration(usage["elapsed_s"]), "jsi-used-time")]
-    if not usage.get("gathered"):
+    if usage.get("recording"):
+        rows.append(("CPU and memory", "being recorded by Slurm: back in a moment", "jsi-used-cpu"))
+    elif not usage.get("gathered"):
         rows.append(("CPU and memory", "not recorded by Slurm on this cluster", "jsi-used-cpu"))
     else:
         efficiency = usage.get("cpu_efficiency")

@@ -245,7 +245,9 @@ def test_the_used_resources_card_matches_sacct_for_a_known_load(hub, clean):
 
     wait_for(samples_saw_the_load, 60, 1, what="Slurm's samples of the job to see the busy core and the 400 MB")
     hub.stop("alice", server="load")
-    card = wait_for(lambda: next((c for c in hub.sessions("alice") if c["name"] == "load" and c.get("usage")), None),
+    # its figures are kept once Slurm has them all: until then the card says they are being recorded
+    card = wait_for(lambda: next((c for c in hub.sessions("alice") if c["name"] == "load" and c.get("usage")
+                                  and not c["usage"].get("recording")), None),
                     60, 1, what="the card to show what the session used")
     usage = card["usage"]
     sacct = sh("sacct", "-n", "-P", "-j", job,

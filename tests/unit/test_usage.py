@@ -7,6 +7,7 @@ from jupyterhub_slurm_interactive.ops.usage import (
     parse_sacct,
     parse_size_mb,
     sacct_argv,
+    settled,
     usage_hint,
 )
 from jupyterhub_slurm_interactive.slurm.commands import parse_squeue
@@ -40,6 +41,26 @@ def test_a_session_ended_by_scancel_counts_the_cpu_time_its_samples_saw():
     assert u.cpu_s == 28 and u.peak_memory_mb == 598.2
     assert u.cpu_efficiency == 28 / (41 * 2)
     assert round(u.gpu_hours, 4) == round(41 / 3600, 4)
+
+
+def test_a_session_read_before_its_steps_sent_their_figures_is_not_settled():
+    # read at once after scancel: all CANCELLED, the extern step's figures in, the batch step's (the load) not
+    u = parse_sacct(fixture("sacct_usage_steps_unreported.txt"))
+    assert u.final and u.gathered and not u.steps_reported
+    assert u.cpu_s < 1  # the sum so far is a fraction of what the session used
+    assert not settled(u, since_end_s=5) and not settled(u, since_end_s=119)
+    assert settled(u, since_end_s=120)  # a step silent that long never sends them: keep what there is
+    assert usage_hint(u) == ""
+    rows, _ = usage_rows({**u.as_json(), "recording": True})
+    assert dict((label, value) for label, value, _ in rows)["CPU and memory"] == \
+        "being recorded by Slurm: back in a moment"
+
+
+def test_a_session_whose_steps_all_reported_is_settled_at_once():
+    u = parse_sacct(fixture("sacct_usage_session_cancelled.txt"))
+    assert u.steps_reported and settled(u, since_end_s=0)
+    running = parse_sacct(fixture("sacct_usage_session_cancelled.txt").replace("CANCELLED by 1001", "RUNNING", 1))
+    assert not settled(running, since_end_s=3600)  # a job still running is never settled
 
 
 def test_a_cluster_that_gathers_nothing_says_so_instead_of_zero():

@@ -94,7 +94,7 @@ class Node:
 
     def missing_modules(self, modules) -> list[str]:
         script = (f"source {shlex.quote(self.lmod_init)} && "
-                  'for m in "$@"; do module -q is-avail "$m" || echo "$m"; done')
+                  'for m in "$@"; do module is-avail "$m" 2>/dev/null || echo "$m"; done')
         proc = subprocess.run(["bash", "-c", script, "_", *modules], capture_output=True, text=True, timeout=60)
         if proc.returncode != 0:
             raise KernelError("--modules", f"Lmod did not answer on this node: {proc.stderr.strip()[-300:]}")

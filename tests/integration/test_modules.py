@@ -53,11 +53,13 @@ def in_terminal(hub, user: str, line: str, timeout: float = 120) -> str:
 def test_module_avail_and_load_work_in_a_terminal(hub, clean):
     start(hub, "alice")
     shown = in_terminal(hub, "alice", "module -t avail 2>&1 | grep -E '^(gcc|blas)/'; module load blas/3.11 && "
-                                      'echo "CC=$CC BLAS_ROOT=$BLAS_ROOT loaded=$LOADEDMODULES"')
+                                      'echo "CC=$CC BLAS_ROOT=$BLAS_ROOT loaded=$LOADEDMODULES python=$(command -v python)"')
     lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown).splitlines()]
     assert "gcc/12" in lines and "blas/3.11" in lines, shown
     # blas loads the compiler it needs; each sets what a user's build reads
     assert "CC=/usr/bin/gcc-12 BLAS_ROOT=/usr/lib/" in shown and "loaded=gcc/12:blas/3.11" in shown
+    # a terminal is a login shell, whose /etc/profile sets PATH anew: the session's release is first again
+    assert f"python={RELEASES_DIR}/{release_names()[0]}/bin/python" in shown, shown
 
 
 def test_a_kernel_that_loads_modules_for_the_users_own_environment(hub, clean):

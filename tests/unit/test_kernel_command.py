@@ -124,3 +124,11 @@ def test_jupyters_own_data_dir_is_followed(tmp_path):
     assert kernel.kernels_dir({"JUPYTER_DATA_DIR": str(tmp_path / "d")}) == tmp_path / "d" / "kernels"
     assert kernel.kernels_dir({"XDG_DATA_HOME": "/x", "HOME": "/h"}) == Path("/x/jupyter/kernels")
     assert kernel.kernels_dir({"HOME": "/h"}) == Path("/h/.local/share/jupyter/kernels")
+
+
+def test_the_node_asks_lmod_for_each_module_and_names_the_missing(tmp_path):
+    init = tmp_path / "lmod.sh"  # Lmod's is-avail: status 0 for a module the node offers
+    init.write_text('module() { [ "$1" = is-avail ] && case "$2" in gcc/12|blas/3.11) true ;; *) false ;; esac; }\n')
+    node = kernel.Node(lmod_init=str(init))
+    assert node.missing_modules(["gcc/12", "cuda/12", "blas/3.11"]) == ["cuda/12"]
+    assert node.missing_modules(["gcc/12"]) == []

@@ -4,7 +4,7 @@ A release is a directory under ``releases_dir`` holding a Python environment and
 a ``release.json`` manifest, written at deployment::
 
     {"name": "2026.11", "date": "2026-11-21", "python": "3.11.2",
-     "interfaces": ["lab", "notebook", "vscode"],
+     "interfaces": ["lab", "notebook", "vscode", "desktop"],
      "kernels": [{"name": "python3", "display_name": "Python 3", "language": "python"}, ...],
      "packages": {"jupyterlab": "4.6.6", "jupyterhub": "6.1.1", "R": "4.2.2", ...}}
 
@@ -27,9 +27,9 @@ from jupyterhub_slurm_interactive.choice.request import NAME
 log = logging.getLogger(__name__)
 
 #: The interfaces a release may offer, in the order they are shown.
-INTERFACES = {"lab": "JupyterLab", "notebook": "Jupyter Notebook", "vscode": "VS Code"}
-#: Where each interface opens (VS Code through jupyter-server-proxy's route).
-INTERFACE_URLS = {"lab": "/lab", "notebook": "/tree", "vscode": "/vscode/"}
+INTERFACES = {"lab": "JupyterLab", "notebook": "Jupyter Notebook", "vscode": "VS Code", "desktop": "Desktop"}
+#: Where each interface opens (VS Code and the desktop through jupyter-server-proxy's routes).
+INTERFACE_URLS = {"lab": "/lab", "notebook": "/tree", "vscode": "/vscode/", "desktop": "/desktop/"}
 
 
 def interface_url(ui: str, session_name: str = "") -> str:

@@ -102,14 +102,14 @@ def manifest(tmp_path, name, **fields):
 
 def test_a_manifest_lists_kernels_and_interfaces_in_the_hubs_order(tmp_path, caplog):
     release = load_release(manifest(
-        tmp_path, "2026.11", interfaces=["vscode", "lab", "desktop"],
+        tmp_path, "2026.11", interfaces=["vscode", "desktop", "lab", "rstudio"],
         kernels=[{"name": "python3", "display_name": "Python 3"}, {"name": "ir", "display_name": "R"},
                  {"name": "odd"}, "junk"],
         packages={"R": "4.2.2", "code-server": "4.100.3"}))
-    assert release.interfaces == ("lab", "vscode")
+    assert release.interfaces == ("lab", "vscode", "desktop")
     assert release.kernels == ("Python 3", "R")
     assert release.packages["code-server"] == "4.100.3"
-    assert "desktop" in caplog.text  # an interface this hub does not know is named in the log
+    assert "rstudio" in caplog.text  # an interface this hub does not know is named in the log
 
 
 def test_a_manifest_with_garbage_in_its_lists_keeps_what_it_can(tmp_path):
@@ -120,7 +120,7 @@ def test_a_manifest_with_garbage_in_its_lists_keeps_what_it_can(tmp_path):
 
 
 def test_a_release_offering_no_interface_is_left_out(tmp_path, caplog):
-    assert load_release(manifest(tmp_path, "2026.11", interfaces=["desktop"])) is None
+    assert load_release(manifest(tmp_path, "2026.11", interfaces=["rstudio"])) is None
     assert load_release(manifest(tmp_path, "2026.12", interfaces=[])) is None
     assert "offers no interface" in caplog.text
 

@@ -17,12 +17,17 @@ import sys
 
 #: The tools shown on the form, by the distribution that provides them.
 TOOLS = ("jupyterlab", "notebook", "jupyterhub", "ipykernel", "jupyterlab-nvdashboard", "jupyterlab-slurm",
-         "jupyter-server-proxy", "jupyter-vscode-proxy", "jupyterlab-slurm-interactive")
+         "jupyter-server-proxy", "jupyter-vscode-proxy", "jupyter-remote-desktop-proxy",
+         "jupyterlab-slurm-interactive")
 #: The data-science kernel's libraries shown on the form.
 DATA_TOOLS = ("numpy", "pandas", "scipy", "matplotlib")
 #: What each interface needs: a distribution of the Jupyter environment, and a program in bin/.
 NEEDS = {"lab": ("jupyterlab", None), "notebook": ("notebook", None),
-         "vscode": ("jupyter-vscode-proxy", "code-server")}
+         "vscode": ("jupyter-vscode-proxy", "code-server"),
+         "desktop": ("jupyter-remote-desktop-proxy", "vncserver")}
+#: The node's own programs a desktop runs (Debian's, not the release's): the VNC server that bin/vncserver
+#: starts, the desktop's session, its terminal and its session bus.
+DESKTOP_PROGRAMS = ("/usr/bin/vncserver", "/usr/bin/xfce4-session", "/usr/bin/xfce4-terminal", "/usr/bin/dbus-launch")
 
 LIST = ("import json, importlib.metadata as m; "
         "print(json.dumps({d.metadata['Name'].lower().replace('_', '-'): d.version for d in m.distributions()}))")
@@ -77,6 +82,13 @@ def main() -> int:
                                                "package.json")):
         with open(package_json, encoding="utf-8") as f:
             packages["code-server"] = json.load(f)["version"]
+    if "desktop" in args.interfaces.split(","):
+        vnc = first_line(["dpkg-query", "-W", "-f", "${Version}", "tigervnc-standalone-server"])
+        xfce = first_line(["dpkg-query", "-W", "-f", "${Version}", "xfce4-session"])
+        if vnc:
+            packages["TigerVNC"] = vnc.split("+")[0]
+        if xfce:
+            packages["Xfce"] = xfce.split("-")[0]
 
     interfaces = [i for i in args.interfaces.split(",") if i]
     missing = []
@@ -88,6 +100,8 @@ def main() -> int:
             missing.append(f"{interface}: {distribution} is not installed")
         elif program and not os.access(os.path.join(path, "bin", program), os.X_OK):
             missing.append(f"{interface}: no bin/{program}")
+        elif interface == "desktop":
+            missing += [f"desktop: no {p}" for p in DESKTOP_PROGRAMS if not os.access(p, os.X_OK)]
     if missing:
         print(f"release {args.name} cannot offer " + "; ".join(missing), file=sys.stderr)
         return 1

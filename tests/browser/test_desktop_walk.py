@@ -84,6 +84,9 @@ def test_the_desktop_draws_xfce_inside_the_job_and_its_terminal_is_on_the_job(ne
     paths = [line.split()[4] for line in sockets.splitlines() if any(f"pid={p}," in line for p in vnc)
              and line.split()[4].startswith("/") and not line.split()[4].startswith("/tmp/.X11-unix")]
     assert paths, sockets
+    # and no abstract socket: every job on the node shares those, by display number
+    assert not [line for line in sockets.splitlines() if any(f"pid={p}," in line for p in vnc)
+                and line.split()[4].startswith("@")], sockets
     for path in paths:  # seen as the server sees it: its /tmp is the job's own
         folder = os.stat(f"/proc/{vnc[0]}/root{os.path.dirname(path)}")
         assert folder.st_uid == alice and stat.S_IMODE(folder.st_mode) & 0o077 == 0, (path, oct(folder.st_mode))

@@ -13,7 +13,8 @@ Importing the package changes nothing in JupyterHub. ``enable(c)``:
   and before JupyterHub's;
 - adds our API routes and pages, replacing batchspawner's port handler and JupyterHub's spawn and home pages
   (:func:`~patches.install_routes`), and on JupyterHub 6 keeps a replaced
-  spawner where the hub's handlers see it (:func:`~patches.keep_replaced_spawner`);
+  spawner where the hub's handlers see it (:func:`~patches.keep_replaced_spawner`) and sends a login its
+  authenticator no longer confirms to log in again (:func:`~patches.stale_login_is_sent_to_log_in`);
 - adds the idle culler as a hub service with its role, from ``c.IdleSessions`` (a bad limit stops the hub);
 - refuses batchspawner's settings that do nothing here (:data:`settings.REFUSED`), and says which it honours;
 - has ``/hub/metrics`` read the live sessions at each scrape;
@@ -58,6 +59,7 @@ def enable(c) -> None:
     c.JupyterHub.template_paths = [*paths, ours]
     patches.install_routes(API, OPERATORS + SPAWN + HOME)
     patches.keep_replaced_spawner()
+    patches.stale_login_is_sent_to_log_in()
     idle.configure(c)
     Shared.register_metrics()
     shared = Shared.default(timeout=c.InteractiveSlurmSpawner.get("slurm_timeout", 30))

@@ -1,6 +1,6 @@
 """What JupyterHub offers no hook for, done as small patches that name the versions they fit.
 
-Both are applied by :func:`jupyterhub_slurm_interactive.hub.enable`, never by an import, and each is tested on
+Each is applied by :func:`jupyterhub_slurm_interactive.hub.enable`, never by an import, and each is tested on
 JupyterHub 5 and 6 (the suite's hub runs 6, its JupyterHub 5 leg runs 5).
 """
 
@@ -54,4 +54,20 @@ def keep_replaced_spawner() -> bool:
         return False
     _get_spawner.__doc__ = User.get_spawner.__doc__
     User.get_spawner = _get_spawner
+    return True
+
+
+def stale_login_is_sent_to_log_in() -> bool:
+    """JupyterHub 6's ``BaseHandler.refresh_auth`` reads ``self._token_authenticated``, which only a request
+    authenticated by a token sets. When the authenticator's ``refresh_user`` answers False for a request
+    authenticated by its cookie (someone taken out of the group, a grant the provider refused), the read raises
+    AttributeError: the hub logs "Failed to get current user" with a traceback instead of its warning that the
+    login is stale, and the person is treated as not logged in. A class default of False is what the code means
+    (not token-authenticated), and the hub then says and does what it intends. On 5, which never reads it before
+    setting it, this does nothing. Returns whether it patched."""
+    from jupyterhub.handlers.base import BaseHandler
+
+    if _major() < 6 or hasattr(BaseHandler, "_token_authenticated"):
+        return False
+    BaseHandler._token_authenticated = False
     return True

@@ -2,13 +2,15 @@
 who is let in, the sentence a refusal says, and a refresh that asks the provider again."""
 
 import json
+import time
 
 import pytest
 from tornado import web
+from tornado.httpclient import HTTPClientError
 from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
-from jupyterhub_slurm_interactive.identity import ClusterOIDCAuthenticator, refusal
+from jupyterhub_slurm_interactive.identity import CONFIRMED_AT, ClusterOIDCAuthenticator, refusal, unreachable
 
 CENTRE = "Ask your centre's support to give you access."
 
@@ -21,12 +23,15 @@ class Provider:
         self.refresh_tokens = {"r-alice": "alice", "r-carol": "carol"}
         self.issued = {}
         self.refresh_fails = False
+        self.server_error = False
 
     def app(self):
         provider = self
 
         class Token(web.RequestHandler):
             def post(self):
+                if provider.server_error:
+                    raise web.HTTPError(502)
                 if self.get_argument("grant_type") != "refresh_token" or provider.refresh_fails:
                     raise web.HTTPError(400)
                 who = provider.refresh_tokens.get(self.get_argument("refresh_token"))
@@ -65,6 +70,7 @@ async def provider():
     server = HTTPServer(p.app())
     server.add_sockets([sock])
     p.url = f"http://127.0.0.1:{port}"
+    p.stop = server.stop  # the provider goes down: its port refuses connections
     yield p
     server.stop()
 
@@ -124,3 +130,61 @@ async def test_a_refresh_the_provider_refuses_means_logging_in_again(provider):
     auth = authenticator(provider)
     provider.refresh_fails = True
     assert await auth.refresh_user(User("alice", "r-alice")) is False
+
+
+def confirmed(seconds_ago: float) -> dict:
+    return {CONFIRMED_AT: time.time() - seconds_ago}
+
+
+async def test_a_login_is_stamped_with_when_the_provider_confirmed_it(provider):
+    before = time.time()
+    model = await authenticator(provider).refresh_user(User("alice", "r-alice"))
+    assert before <= model["auth_state"][CONFIRMED_AT] <= time.time()
+
+
+async def test_a_provider_that_cannot_be_reached_keeps_who_it_confirmed_within_the_grace(provider):
+    auth = authenticator(provider)
+    alice = User("alice", "r-alice")
+    provider.stop()  # no connection at all: tornado's 599
+    alice.state.update(confirmed(60))
+    assert await auth.refresh_user(alice) is True  # she stays signed in, and is asked about at the next refresh
+    alice.state.update(confirmed(3601))
+    assert await auth.refresh_user(alice) is False  # confirmed too long ago: log in again
+    never = User("alice", "r-alice")  # a login from before this stamp, never confirmed: log in again
+    assert await auth.refresh_user(never) is False
+
+
+async def test_a_provider_that_fails_with_a_server_error_is_unreachable_not_a_no(provider):
+    auth = authenticator(provider)
+    provider.server_error = True
+    alice = User("alice", "r-alice")
+    alice.state.update(confirmed(10))
+    assert await auth.refresh_user(alice) is True
+    auth.provider_outage_grace = 0  # a site that wants no grace
+    assert await auth.refresh_user(alice) is False
+
+
+async def test_a_provider_that_answers_no_ends_the_login_whatever_the_grace(provider):
+    auth = authenticator(provider)
+    provider.refresh_fails = True  # a 400: the grant is no longer good
+    alice = User("alice", "r-alice")
+    alice.state.update(confirmed(1))
+    assert await auth.refresh_user(alice) is False
+
+
+def test_what_counts_as_the_provider_being_unreachable():
+    assert unreachable(HTTPClientError(599)) and unreachable(HTTPClientError(502)) and unreachable(ConnectionError())
+    assert not unreachable(HTTPClientError(400)) and not unreachable(HTTPClientError(401))
+    assert not unreachable(web.HTTPError(403)) and not unreachable(KeyError("sub"))
+
+
+def test_a_stale_cookie_login_on_jupyterhub_6_is_sent_to_log_in_not_an_attribute_error():
+    import jupyterhub
+    from jupyterhub.handlers.base import BaseHandler
+
+    from jupyterhub_slurm_interactive import patches
+
+    patches.stale_login_is_sent_to_log_in()
+    if jupyterhub.version_info[0] >= 6:
+        assert BaseHandler._token_authenticated is False
+    assert patches.stale_login_is_sent_to_log_in() is False  # once

@@ -72,7 +72,6 @@ def test_the_desktop_draws_xfce_inside_the_job_and_its_terminal_is_on_the_job(ne
     assert environ(panel).get("SLURM_JOB_ID") == job
     page.wait_for_selector("canvas", timeout=60_000)
     wait_for(lambda: colours_drawn(page) > 20, 60, 1, what="the desktop to draw (more than a blank screen)")
-    page.wait_for_timeout(2000)  # the panel's icons drawn
     shot(page, "80-desktop")
 
     # the VNC server: no TCP port, a Unix socket in a directory of alice's that no one else may enter
@@ -117,9 +116,11 @@ def test_the_desktop_draws_xfce_inside_the_job_and_its_terminal_is_on_the_job(ne
     proof = f"desktop-proof-{job}.txt"
     page.locator("canvas").click(position={"x": 800, "y": 500})
     page.keyboard.press("Control+Alt+t")
-    wait_for(lambda: [p for p in pgrep("-x", "xfce4-terminal") if owner(p) == alice], 60, 1,
-             what="a terminal to open on the desktop")
-    page.wait_for_timeout(3000)  # the terminal's window has the focus
+    terminals = wait_for(lambda: [p for p in pgrep("-x", "xfce4-terminal") if owner(p) == alice], 60, 0.5,
+                         what="a terminal to open on the desktop")
+    # its window is mapped (and, new, has the focus) once its shell runs: what is typed then reaches the shell
+    wait_for(lambda: any(pgrep("-P", str(t), "-x", "bash") for t in terminals), 60, 0.25,
+             what="the terminal's shell to start")
     shot(page, "81-desktop-terminal")
     page.keyboard.type(f"echo $SLURM_JOB_ID $SLURMD_NODENAME > ~/{proof}\n", delay=30)
 
@@ -129,7 +130,6 @@ def test_the_desktop_draws_xfce_inside_the_job_and_its_terminal_is_on_the_job(ne
 
     node = scontrol_job(job)["NodeList"]
     assert wait_for(proof_written, 60, 1, what="the terminal to write the job's id") == f"{job} {node}"
-    page.wait_for_timeout(1000)
     both_widths(page, "82-desktop-terminal-typed")
     in_session(hub, "alice", "DELETE", f"api/contents/{proof}")
 

@@ -29,6 +29,10 @@ step() { STEP=$*; say "$*"; }
 . docker/engine.sh
 if docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose); else COMPOSE=(docker-compose); fi
 C=("${COMPOSE[@]}" -p "$PROJECT")
+# The hub's first start fills the releases' volume from its image (every release's environments). docker-compose 1.29 waits 60 s
+# for the engine to answer a create, and a machine busy with the other legs takes longer than that to copy
+# them, so the create timed out while the engine went on making the container.
+export COMPOSE_HTTP_TIMEOUT=${COMPOSE_HTTP_TIMEOUT:-900}
 
 mkdir -p build
 rm -f build/compose-test-check.log build/compose-test-pytest.log

@@ -85,19 +85,28 @@ class Reconciler:
     (user, server) pairs that are starting without a job yet, ``adopt(decision)`` hands a job to its
     server, ``cancel(decision)`` cancels it as its owner. A job is acted on only when it was seen in
     two answers in a row, so that a job whose ID is being saved at that very moment is left alone.
+    ``after(jobs)``, if given, is run on every answer after that.
     """
 
     def __init__(self, mark: str, held: Callable[[], set[str]], starting: Callable[[], set[tuple[str, str]]],
                  adopt: Callable[[Decision], None], cancel: Callable[[Decision], Awaitable[None]],
-                 log: logging.Logger | None = None):
+                 log: logging.Logger | None = None,
+                 after: Callable[[list[QueueEntry]], Awaitable[None]] | None = None):
         self.mark = mark
         self.held, self.starting, self.adopt, self.cancel = held, starting, adopt, cancel
+        self.after = after  # what else is checked on each answer (the sessions' workers: session.workers)
         self.log = log or logging.getLogger(__name__)
         self._seen: set[str] = set()
         self._ignored: set[str] = set()
         self.done: list[Decision] = []
 
     async def check(self, jobs: Iterable[QueueEntry]):
+        jobs = list(jobs)
+        await self._decide_and_act(jobs)
+        if self.after is not None:
+            await self.after(jobs)
+
+    async def _decide_and_act(self, jobs: list[QueueEntry]):
         decisions = decide(jobs, self.held(), self.starting(), self.mark)
         seen_before, self._seen = self._seen, {d.job_id for d in decisions}
         for d in decisions:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from jupyterhub_slurm_interactive.choice.releases import Release
 from jupyterhub_slurm_interactive.choice.request import ResourceRequest
+from jupyterhub_slurm_interactive.session import workers
 from jupyterhub_slurm_interactive.session.templating import make_environment
 
 #: Bytes of the job's output a failing server sends to the hub (shown to the user).
@@ -108,6 +109,8 @@ def render_batch_script(request: ResourceRequest, release: Release, settings: Si
         command=server_command(release, settings),
         reports_its_port=reports_its_port(release),
         report_bytes=REPORT_BYTES,
+        workers_env=workers.ENV,
+        workers_prefix=workers.worker_job_name(""),
     )
 
 

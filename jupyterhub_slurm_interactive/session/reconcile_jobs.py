@@ -10,6 +10,7 @@ import shlex
 from jupyterhub import orm
 
 from jupyterhub_slurm_interactive.cluster.reconcile import Decision, Reconciler, run_forever
+from jupyterhub_slurm_interactive.session import workers
 
 
 def _spawners(spawner):
@@ -42,9 +43,12 @@ def _adopt(spawner, d: Decision):
             sp._save_state()
 
 
+def _as_user(spawner, user: str, argv: list[str]) -> list[str]:
+    return shlex.split(spawner.exec_prefix.format(username=user)) + argv
+
+
 async def _cancel(spawner, d: Decision):
-    argv = shlex.split(spawner.exec_prefix.format(username=d.user)) + ["scancel", d.job_id]
-    await spawner.runner.run(argv)
+    await spawner.runner.run(_as_user(spawner, d.user, ["scancel", d.job_id]))
 
 
 def start(spawner):
@@ -53,6 +57,8 @@ def start(spawner):
     if getattr(poller, "reconciler_task", None) is not None or spawner.db is None:
         return
     reconciler = Reconciler(spawner.session_mark, lambda: _held(spawner), lambda: _starting(spawner),
-                            lambda d: _adopt(spawner, d), lambda d: _cancel(spawner, d), spawner.log)
+                            lambda d: _adopt(spawner, d), lambda d: _cancel(spawner, d), spawner.log,
+                            after=workers.WorkerSweeper(spawner.session_mark, spawner.runner.run,
+                                                        lambda user, argv: _as_user(spawner, user, argv), spawner.log))
     poller.reconciler = reconciler
     poller.reconciler_task = asyncio.ensure_future(run_forever(reconciler, poller, spawner.queue_interval))

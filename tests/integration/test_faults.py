@@ -113,11 +113,24 @@ def test_the_proxy_killed_comes_back_with_its_routes(hub, clean):
     assert_invariant(hub)
 
 
+def worker_job(user: str, session_job: str) -> str:
+    """A job on the batch nodes named as session ``session_job``'s workers are (Dask's, session.workers)."""
+    return sh("sbatch", "--parsable", "-p", "batch", "-J", f"worker-of-{session_job}", "-c", "1", "--mem=100M",
+              "-t", "10", "--wrap", "sleep 600", user=user).stdout.strip()
+
+
+def live(job: str) -> bool:
+    return any(j["id"] == job and j["state"] in LIVE for j in squeue("--states=all", f"--jobs={job}"))
+
+
 def test_a_node_failing_under_a_session(hub, clean):
     assert hub.start("alice", {}).status_code in (201, 202)
     hub.wait_ready("alice")
     job = hub.server("alice")["state"]["job_id"]
     node = [j for j in squeue() if j["id"] == job][0]["nodes"]
+    # the session's workers, on other nodes, and a job of bob's that takes their name
+    workers, bobs = worker_job("alice", job), worker_job("bob", job)
+    wait_for(lambda: live(workers) and live(bobs), 30, 0.5, what="the workers to be queued")
     sh("scontrol", "update", f"nodename={node}", "state=down", "reason=fault-test")
     failed = time.monotonic()
     try:
@@ -126,6 +139,9 @@ def test_a_node_failing_under_a_session(hub, clean):
         final = [j["state"] for j in squeue("--states=all", f"--jobs={job}")]
         assert final and final[0] in ("NODE_FAIL", "CANCELLED", "FAILED"), final
         assert not [j for j in squeue() if j["id"] == job]  # not requeued elsewhere
+        # no worker outlives its session, and nobody else's job is taken for one
+        wait_for(lambda: not live(workers), 30, 0.5, what="the session's workers to end")
+        assert live(bobs)
         page = Browser("alice").login.text  # the login lands on the form, which says how the session ended
         assert f"its node {node} failed" in page or "node failed" in page, page[:2000]
         # a failed node here registers again at once (ReturnToService); kept out as a site would keep it
@@ -137,6 +153,17 @@ def test_a_node_failing_under_a_session(hub, clean):
         wait_for(lambda: "down" not in sh("sinfo", "-h", "-n", node, "-o", "%t").stdout, 60, 1,
                  what=f"{node} to come back")
     assert_invariant(hub)
+
+
+def test_a_session_cancelled_outside_the_hub_ends_its_workers(hub, clean):
+    """scancel by its owner (or the walltime: the same signal): the session's own script cancels its workers."""
+    assert hub.start("alice", {}).status_code in (201, 202)
+    hub.wait_ready("alice")
+    job = hub.server("alice")["state"]["job_id"]
+    workers = worker_job("alice", job)
+    wait_for(lambda: live(workers), 30, 0.5, what="the worker to be queued")
+    sh("scancel", job, user="alice")
+    wait_for(lambda: not live(workers), 10, 0.25, what="the session's worker to end")
 
 
 def test_a_stopped_controller_declares_nothing_dead_and_a_start_completes_after(hub, clean):

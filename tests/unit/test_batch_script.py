@@ -275,3 +275,28 @@ def test_slurm_mails_at_start_and_end_only_when_asked():
     site = render_batch_script(asked, release, SiteSettings(mail_user="{user}@example.org"), "/home/alice",
                                user="alice")
     assert "#SBATCH --mail-user=alice@example.org" in site
+
+
+@pytest.mark.parametrize("ending", ["exits", "is signalled"])
+def test_the_sessions_workers_end_with_it_by_their_name_as_its_owner(tmp_path, ending):
+    """Run by bash as in the job: the name goes to what the server starts, and when the server exits, or
+    Slurm signals the job (scancel, the walltime), the script cancels the owner's jobs of that name."""
+    import getpass
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    asked = tmp_path / "scancel-args"
+    (bin_dir / "scancel").write_text(f'#!/bin/sh\necho "$@" >> {asked}\n')
+    (bin_dir / "scancel").chmod(0o755)
+    seen = tmp_path / "seen"
+    request = ResourceRequest(cores=1, memory=1000, gpus=0, hours=1, release="2026.11", ui="lab")
+    release = Release(name="2026.11", path="/opt/releases/2026.11", date="2026-11-21")
+    server = ["bash", "-c", f'echo "$JUPYTERHUB_SLURM_WORKERS" > {seen}; '
+              + ("kill -TERM $PPID; sleep 5" if ending == "is signalled" else "true")]
+    script = render_batch_script(request, release, SiteSettings(server_cmd=tuple(server)), str(tmp_path), user="alice")
+    script = script.replace(f"{release.bin_dir}/batchspawner-singleuser ", "")  # the server is the stand-in
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "TMPDIR": str(tmp_path), "HOME": str(tmp_path),
+           "JUPYTERHUB_API_URL": "http://127.0.0.1:9/hub/api", "JUPYTERHUB_API_TOKEN": "t", "SLURM_JOB_ID": "41"}
+    subprocess.run(["bash", "-s"], input=script, env=env, capture_output=True, text=True, timeout=60)
+    assert seen.read_text().strip() == "worker-of-41"
+    assert asked.read_text().split() == ["--quiet", f"--user={getpass.getuser()}", "--name=worker-of-41"]

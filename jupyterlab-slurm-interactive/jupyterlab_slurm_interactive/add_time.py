@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
+from tornado.ioloop import IOLoop
 
 from .port import report_request
 from .session import steps
@@ -59,6 +60,10 @@ class AddTimeHandler(APIHandler):
             answer = {}
         if response.code == 200:
             self.settings["slurm_interactive_times"].forget()  # the next look asks Slurm for the new end
+            if self.settings.get("slurm_interactive_dask"):  # Dask's workers may run to the new end
+                from .dask import follow_the_end
+
+                IOLoop.current().add_callback(follow_the_end, self.settings["slurm_interactive_times"])
         answer.setdefault("message", f"The hub answered {response.code}: no time was added.")
         self.set_status(response.code if response.code in (200, 400, 403, 404, 409, 503) else 502)
         self.set_header("Content-Type", "application/json")

@@ -20,7 +20,7 @@ TOOLS = ("jupyterlab", "notebook", "jupyterhub", "ipykernel", "jupyterlab-nvdash
          "jupyter-server-proxy", "jupyter-vscode-proxy", "jupyter-remote-desktop-proxy",
          "jupyterlab-slurm-interactive")
 #: The data-science kernel's libraries shown on the form.
-DATA_TOOLS = ("numpy", "pandas", "scipy", "matplotlib")
+DATA_TOOLS = ("numpy", "pandas", "scipy", "matplotlib", "dask", "dask-jobqueue")
 #: What each interface needs: a distribution of the Jupyter environment, and a program in bin/.
 NEEDS = {"lab": ("jupyterlab", None), "notebook": ("notebook", None),
          "vscode": ("jupyter-vscode-proxy", "code-server"),

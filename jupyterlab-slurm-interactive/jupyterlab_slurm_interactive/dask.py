@@ -36,6 +36,8 @@ KEEP_SECONDS = 7 * 86400
 MIN_WORKER_MINUTES = 1
 
 
+#: What the release's schedulers and workers preload: HTTP only over TLS with the session's certificate.
+PRELOAD = "slurm_interactive_dask"
 #: The job name the session's job gives what it submits for itself, and ends with it (the hub's batch script).
 WORKERS_ENV = "JUPYTERHUB_SLURM_WORKERS"
 
@@ -63,7 +65,7 @@ def dask_environment(files: dict, workers: str, account: str, runtime_dir: str) 
     """The ``DASK_*`` variables of the session's kernels and terminals (dask reads its configuration from
     them: ``__`` nests). ``files``: the paths :func:`make_certificates` wrote."""
     env = {
-        "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True",
+        **closed_environment(),
         "DASK_DISTRIBUTED__COMM__DEFAULT_SCHEME": "tls",
         "DASK_DISTRIBUTED__COMM__TLS__CA_FILE": files["ca"],
         "DASK_DISTRIBUTED__SCHEDULER__DASHBOARD__TLS__CA_FILE": files["ca"],
@@ -83,6 +85,16 @@ def dask_environment(files: dict, workers: str, account: str, runtime_dir: str) 
     if runtime_dir:
         env["SLURM_INTERACTIVE_DASK_DASHBOARD"] = os.path.join(runtime_dir, DASHBOARD_SOCKET)
     return env
+
+
+def closed_environment() -> dict:
+    """What every Dask of the session has, with certificates or without (when they could not be written,
+    Dask refuses to listen, rather than listening for anyone): TLS required on every comm, and the release's
+    preload, which holds the HTTP servers (the dashboard) to the session's certificate."""
+    return {"DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True",
+            # lists as Python's literals: dask reads them so from the environment
+            "DASK_DISTRIBUTED__SCHEDULER__PRELOAD": repr([PRELOAD]),
+            "DASK_DISTRIBUTED__WORKER__PRELOAD": repr([PRELOAD])}
 
 
 def end_environment(end_epoch: float, now: float) -> dict:
@@ -179,7 +191,9 @@ def prepare(server_app, environ=os.environ) -> bool:
     try:
         files = make_certificates(os.path.join(parent, job_id), valid_seconds=7 * 86400)
     except OSError as e:
-        server_app.log.error("Dask: cannot write this session's certificates in %s: %s", parent, e)
+        server_app.log.error("Dask: cannot write this session's certificates in %s (%s): Dask will refuse to "
+                             "start a cluster in this session", parent, e)
+        environ.update(closed_environment())
         return False
     remove_old(parent, keep=job_id)
     workers = worker_job_name(environ)

@@ -35,6 +35,9 @@ def test_the_kernels_get_tls_everywhere_the_account_and_the_workers_name():
     files = {"ca": "/h/d/1/ca.pem", "cert": "/h/d/1/cert.pem", "key": "/h/d/1/key.pem"}
     env = dask.dask_environment(files, "worker-of-1", "proj-a", "/tmp/s/runtime")
     assert env["DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION"] == "True"
+    # the release's preload holds the HTTP servers to the certificate, in this session's Dask only
+    assert env["DASK_DISTRIBUTED__SCHEDULER__PRELOAD"] == env["DASK_DISTRIBUTED__WORKER__PRELOAD"] == \
+        "['slurm_interactive_dask']"
     assert env["DASK_DISTRIBUTED__COMM__DEFAULT_SCHEME"] == "tls"
     for role in ("SCHEDULER", "WORKER", "CLIENT"):
         assert env[f"DASK_DISTRIBUTED__COMM__TLS__{role}__CERT"] == files["cert"]
@@ -114,6 +117,16 @@ def test_the_server_prepares_the_session_before_any_kernel_starts(tmp_path, monk
     assert environ["DASK_DISTRIBUTED__COMM__TLS__CA_FILE"] == str(state / "ca.pem")
     assert environ["DASK_JOBQUEUE__SLURM__NAME"] == "worker-of-41"
     assert dask.prepare(App(), {}) is False  # not in a Slurm job: nothing is set
+
+
+def test_a_session_whose_certificates_cannot_be_written_gets_no_dask_that_listens_for_anyone(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".local").write_text("a file where a directory should be")
+    monkeypatch.setenv("HOME", str(home))
+    environ = {"SLURM_JOB_ID": "41"}
+    assert dask.prepare(App(), environ) is False
+    assert environ == {"SLURM_JOB_ID": "41", **dask.closed_environment()}  # TLS required, no certificate: no Dask
 
 
 async def test_the_workers_time_follows_the_sessions_end_as_squeue_says_it():

@@ -1,10 +1,10 @@
 """What a session's Dask servers listen on: TLS that asks every peer for the session's certificate, and
 the scheduler's dashboard also on a Unix socket of the session's private directory, for JupyterLab.
 
-The release's Dask configuration (etc/dask/slurm-interactive.yaml) preloads this module into every
-scheduler and worker of the data-science environment. Their comms are TLS with client authentication
-already (distributed.comm.require-encryption, and the session's certificates in the environment the
-session's server gives its kernels); their HTTP servers (the dashboard, /metrics, the workers' pages)
+Every scheduler and worker of a session preloads this module: the session's server
+(jupyterlab_slurm_interactive.dask) says so in the environment it gives its kernels and terminals, which
+the workers' jobs inherit, beside distributed.comm.require-encryption and the session's certificates. Their
+comms are TLS with client authentication by those; their HTTP servers (the dashboard, /metrics, the workers' pages)
 are not: distributed wraps them in TLS that asks nothing of the client, so anyone on a node could read
 the task graph, the data's names and the logs. Imported before a server starts its HTTP server, this
 makes that server ask for a certificate of the session's CA, and refuse to start without TLS.

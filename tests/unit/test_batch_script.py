@@ -292,11 +292,13 @@ def test_the_sessions_workers_end_with_it_by_their_name_as_its_owner(tmp_path, e
     request = ResourceRequest(cores=1, memory=1000, gpus=0, hours=1, release="2026.11", ui="lab")
     release = Release(name="2026.11", path="/opt/releases/2026.11", date="2026-11-21")
     server = ["bash", "-c", f'echo "$JUPYTERHUB_SLURM_WORKERS" > {seen}; '
-              + ("kill -TERM $PPID; sleep 5" if ending == "is signalled" else "true")]
+              # signalled: the server runs until the script's trap ends it (no sleep decides anything)
+              + ("kill -TERM $PPID; exec tail -f /dev/null" if ending == "is signalled" else "true")]
     script = render_batch_script(request, release, SiteSettings(server_cmd=tuple(server)), str(tmp_path), user="alice")
     script = script.replace(f"{release.bin_dir}/batchspawner-singleuser ", "")  # the server is the stand-in
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "TMPDIR": str(tmp_path), "HOME": str(tmp_path),
            "JUPYTERHUB_API_URL": "http://127.0.0.1:9/hub/api", "JUPYTERHUB_API_TOKEN": "t", "SLURM_JOB_ID": "41"}
-    subprocess.run(["bash", "-s"], input=script, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["bash", "-s"], input=script, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == (143 if ending == "is signalled" else 0), done.stderr  # which way it ended
     assert seen.read_text().strip() == "worker-of-41"
     assert asked.read_text().split() == ["--quiet", f"--user={getpass.getuser()}", "--name=worker-of-41"]

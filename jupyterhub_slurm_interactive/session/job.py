@@ -13,7 +13,6 @@ import shlex
 import time
 
 from jupyterhub_slurm_interactive.cluster.views import JobPoller, SharedQuery
-from jupyterhub_slurm_interactive.session import workers
 from jupyterhub_slurm_interactive.session.outcomes import EndedWhileStarting
 from jupyterhub_slurm_interactive.slurm import commands
 from jupyterhub_slurm_interactive.slurm.runner import SlurmError
@@ -41,14 +40,6 @@ class SlurmJob:
     async def cancel(self, job_id: str):
         self.log.info("Cancelling %s's job %s", self.user, job_id)
         await self.runner.run(self.as_user("scancel", job_id))
-
-    async def cancel_workers(self, job_id: str):
-        """Cancel the jobs session ``job_id`` submitted for itself (Dask's workers: :mod:`session.workers`).
-        Only logged if Slurm refuses: the session's own script and the reconciler cancel them too."""
-        try:
-            await self.runner.run(self.as_user(*workers.scancel_workers_argv(self.user, job_id)))
-        except SlurmError as e:
-            self.log.warning("scancel of %s's workers of job %s: %s", self.user, job_id, e.message)
 
     async def entry(self, job_id: str, submitted_at: float, max_age: float,
                     fresh_job_grace: float) -> tuple[commands.QueueEntry | None, bool]:

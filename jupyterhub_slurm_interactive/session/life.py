@@ -336,7 +336,6 @@ class Session(Starting):
         self._move(Phase.STOPPING)  # until the job has left: its trap's report of the signal is this stop
         try:
             await self.cancel()
-            await self.slurm.cancel_workers(job)
             if not ended_by_itself:
                 self.end("CANCELLED", self.stop_note.stopped_message(job))
                 self.last_end.update(self.stop_note.kept())

@@ -3,8 +3,8 @@
 The session's job tells what it starts the name its workers take (``JUPYTERHUB_SLURM_WORKERS``, from
 :func:`worker_job_name`), and they are cancelled by that name, as the session's owner:
 
-- by the session's batch script, when its server ends or Slurm ends the job (scancel, the walltime);
-- by the hub's Stop;
+- by the session's batch script, when its server ends or Slurm ends the job (scancel, the walltime, and
+  so the hub's Stop, whose scancel signals it);
 - by the hub's reconciler (:class:`WorkerSweeper`), for a session whose job ended without its script (a
   node that failed): once the shared ``squeue`` shows the session's job ended, its workers still there.
 
@@ -33,11 +33,6 @@ def session_of(name: str) -> str:
     """The session job a worker's name names, or ""."""
     found = _NAME.match(name or "")
     return found.group(1) if found else ""
-
-
-def scancel_workers_argv(user: str, job_id: str) -> list[str]:
-    """``scancel`` of the user's workers of session ``job_id`` (run as the user)."""
-    return ["scancel", "--quiet", f"--user={user}", f"--name={worker_job_name(job_id)}"]
 
 
 def ended_sessions(jobs: Iterable[QueueEntry], mark: str) -> dict[str, str]:

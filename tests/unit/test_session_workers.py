@@ -18,8 +18,6 @@ def test_a_workers_name_says_whose_session_it_serves():
     assert workers.session_of("worker-of-1234") == "1234"
     for name in ("worker-of-", "worker-of-12a", "xworker-of-1", "worker-of-1 ", "jupyterhub-session", ""):
         assert workers.session_of(name) == ""
-    assert workers.scancel_workers_argv("alice", "7") == ["scancel", "--quiet", "--user=alice",
-                                                          "--name=worker-of-7"]
 
 
 def test_only_ended_sessions_of_this_hub_and_their_owners_own_workers_count():
